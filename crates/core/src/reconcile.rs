@@ -1,0 +1,769 @@
+//! The reconciler's decisions, and the decisions the event handlers make.
+//!
+//! A reconcile tick is two pure steps around the shell's reads:
+//! [`plan_reads`] says what to look at (targeted IDs from the journal, and on a sweep tick
+//! the whole fleet), the shell reads it into [`Observations`], then [`decide`] returns
+//! [`Step`]s: a conditional journal write and the actions to perform *only if that write
+//! succeeded*. The write is the durable intent; the action follows it. The shell reports
+//! each call's outcome back through [`on_terminate_result`] and [`on_create_result`].
+//!
+//! Invariants enforced here:
+//! - S1: a termination is decided only from a connection state read in the same tick,
+//!   never for CONNECTED, never for a user who connected after the disconnect that
+//!   started the grace period, never for UNKNOWN unless the WorkSpace is STOPPED.
+//! - S2: the selector is re-checked on freshly read tags and properties right before a
+//!   termination; a desk that no longer matches is released, not rebuilt.
+//! - S3: the spec is refreshed from AWS at the same moment, so the re-create carries the
+//!   WorkSpace's current properties, encryption and tags.
+//! - S4: a create whose answer was lost is followed by a look-up of the desk, never by a
+//!   blind second create.
+//! - L1: every phase after the first termination ends in `Creating`, which retries with
+//!   back-off until a WorkSpace exists for the desk.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::config::{AlarmMode, Config};
+use crate::ids::{DeskKey, WorkspaceId};
+use crate::journal::{Phase, RebuildSummary, Record};
+use crate::observe::{ConnectionObservation, ConnectionState, WorkspaceDescription, WorkspaceState};
+use crate::spec::{Tags, WorkspaceSpec};
+use crate::time::Timestamp;
+
+/// CreateWorkspaces' per-item error code for "this user already has a WorkSpace here".
+pub const RESOURCE_EXISTS: &str = "ResourceExists.WorkSpace";
+
+/// What the shell should read before [`decide`].
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ReadPlan {
+    /// DescribeWorkspaces by ID (batches of 25).
+    pub describe: Vec<WorkspaceId>,
+    /// DescribeWorkspacesConnectionStatus by ID (batches of 25).
+    pub connections: Vec<WorkspaceId>,
+    /// DescribeTags, one call each: WorkSpaces about to be terminated (fresh spec, S2/S3).
+    pub tags: Vec<WorkspaceId>,
+    /// DescribeWorkspaces by directory and user: desks whose create answer was lost.
+    pub desks: Vec<DeskKey>,
+    /// List the whole fleet (and its tags when the selector needs them) and every alarm.
+    pub sweep: bool,
+}
+
+/// What the shell read. A WorkSpace asked for but absent from `workspaces` was not found.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Observations {
+    /// Descriptions from targeted and sweep reads.
+    pub workspaces: BTreeMap<WorkspaceId, WorkspaceDescription>,
+    /// IDs whose targeted DescribeWorkspaces call succeeded (absent from `workspaces` means gone).
+    pub described: BTreeSet<WorkspaceId>,
+    /// True when the whole fleet was listed (absent from `workspaces` means gone, for every ID).
+    pub fleet_listed: bool,
+    /// Connection states read this tick.
+    pub connections: BTreeMap<WorkspaceId, ConnectionObservation>,
+    /// Tags read this tick.
+    pub tags: BTreeMap<WorkspaceId, Tags>,
+    /// Desk look-ups: `None` when the desk has no WorkSpace.
+    pub desks: BTreeMap<DeskKey, Option<WorkspaceDescription>>,
+    /// The WorkSpaces that have one of our alarms, when alarms were listed.
+    pub alarms: Option<BTreeSet<WorkspaceId>>,
+}
+
+enum Seen<'a> {
+    Present(&'a WorkspaceDescription),
+    Gone,
+    NotRead,
+}
+
+impl Observations {
+    fn seen(&self, id: &WorkspaceId) -> Seen<'_> {
+        match self.workspaces.get(id) {
+            Some(d) => Seen::Present(d),
+            None if self.fleet_listed || self.described.contains(id) => Seen::Gone,
+            None => Seen::NotRead,
+        }
+    }
+
+    /// The description with freshly read tags, if both were read.
+    fn fresh_spec(&self, id: &WorkspaceId) -> Option<(&WorkspaceDescription, WorkspaceSpec)> {
+        let desc = self.workspaces.get(id)?;
+        let tags = self.tags.get(id)?;
+        let mut spec = desc.spec.clone();
+        spec.tags = tags.clone();
+        Some((desc, spec))
+    }
+}
+
+/// Something the shell does at AWS.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Action {
+    /// TerminateWorkspaces for this ID.
+    Terminate(WorkspaceId),
+    /// CreateWorkspaces with this request.
+    Create(Box<WorkspaceSpec>),
+    /// PutMetricAlarm: the SessionDisconnect alarm for this WorkSpace.
+    PutAlarm(WorkspaceId),
+    /// DeleteAlarms: the alarm of this WorkSpace.
+    DeleteAlarm(WorkspaceId),
+    /// Publish to the admin topic.
+    Notify(Notice),
+}
+
+/// A message for the admins (failed or stuck rebuilds).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Notice {
+    /// The desk concerned.
+    pub desk: DeskKey,
+    /// One line.
+    pub subject: String,
+    /// What happened and what to check.
+    pub message: String,
+}
+
+/// A conditional journal write.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Write {
+    /// Store a new record; fails if the desk already has one.
+    Insert(Record),
+    /// Replace the record; fails unless the stored version equals `record.version`.
+    Update(Record),
+    /// Remove the record; fails unless the stored version equals `record.version`.
+    Delete(Record),
+}
+
+impl Write {
+    /// The record written (or deleted).
+    pub fn record(&self) -> &Record {
+        match self {
+            Self::Insert(r) | Self::Update(r) | Self::Delete(r) => r,
+        }
+    }
+}
+
+/// One decision about one desk: perform `actions` only if `write` (when present) succeeds.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Step {
+    /// The durable intent, written first.
+    pub write: Option<Write>,
+    /// What to do once the intent is stored.
+    pub actions: Vec<Action>,
+}
+
+impl Step {
+    fn write(write: Write) -> Self {
+        Self { write: Some(write), actions: Vec::new() }
+    }
+
+    fn then(mut self, action: Action) -> Self {
+        self.actions.push(action);
+        self
+    }
+}
+
+/// The outcome of a decide call.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Decision {
+    /// Per-desk steps.
+    pub steps: Vec<Step>,
+    /// The earliest instant at which a decision will change without new observations.
+    pub next_wakeup: Option<Timestamp>,
+}
+
+/// Whether this tick lists the whole fleet. Derived from the clock so that a stateless
+/// scheduled function sweeps about once per `sweep_period` without remembering when it
+/// last did; an empty journal always sweeps, so a fresh deploy enrols at once.
+pub fn is_sweep_tick(now: Timestamp, config: &Config, journal_is_empty: bool) -> bool {
+    let sweep = config.sweep_period.as_millis().max(1) as i64;
+    let tick = config.reconcile_period.as_millis() as i64;
+    journal_is_empty || now.as_millis().rem_euclid(sweep) < tick
+}
+
+fn alarms_on(config: &Config) -> bool {
+    config.alarm_mode == AlarmMode::PerWorkspace
+}
+
+/// What to read this tick.
+pub fn plan_reads(now: Timestamp, config: &Config, records: &[Record], sweep: bool) -> ReadPlan {
+    let mut plan = ReadPlan { sweep, ..ReadPlan::default() };
+    let scan_connections = sweep || !alarms_on(config);
+    for record in records {
+        match &record.phase {
+            Phase::Active { workspace_id } if scan_connections => plan.connections.push(workspace_id.clone()),
+            Phase::Active { .. } => {}
+            Phase::Disconnected { workspace_id, at } => {
+                if now >= *at + config.grace {
+                    plan.describe.push(workspace_id.clone());
+                    plan.connections.push(workspace_id.clone());
+                    plan.tags.push(workspace_id.clone());
+                }
+            }
+            Phase::Terminating { workspace_id, requested_at, .. } => {
+                plan.describe.push(workspace_id.clone());
+                if now >= *requested_at + config.terminate_retry_after {
+                    plan.connections.push(workspace_id.clone());
+                }
+            }
+            Phase::Creating { retry_at, maybe_created: true, .. } if now >= *retry_at => {
+                plan.desks.push(record.desk.clone())
+            }
+            Phase::Creating { .. } => {}
+        }
+    }
+    plan
+}
+
+/// The reconciler's decision for this tick.
+pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observations) -> Decision {
+    let mut decision = Decision::default();
+    let mut in_flight = records.iter().filter(|r| r.phase.is_rebuilding()).count();
+    let mut wake = |t: Timestamp| {
+        decision.next_wakeup = Some(decision.next_wakeup.map_or(t, |w: Timestamp| w.min(t)));
+    };
+
+    // Oldest disconnects first, so the in-flight cap serves users in arrival order.
+    let mut order: Vec<&Record> = records.iter().collect();
+    order.sort_by_key(|r| match r.phase {
+        Phase::Disconnected { at, .. } => (1, at),
+        _ => (0, Timestamp::from_millis(0)),
+    });
+
+    let mut steps = Vec::new();
+    for record in order {
+        let step = match &record.phase {
+            Phase::Active { workspace_id } => decide_active(now, config, record, workspace_id, obs),
+            Phase::Disconnected { workspace_id, at } => {
+                wake(*at + config.grace);
+                decide_disconnected(now, config, record, workspace_id, *at, obs, &mut in_flight)
+            }
+            Phase::Terminating { workspace_id, disconnected_at, requested_at, .. } => {
+                wake(*requested_at + config.terminate_retry_after);
+                decide_terminating(now, config, record, workspace_id, *disconnected_at, *requested_at, obs)
+            }
+            Phase::Creating { retry_at, .. } => {
+                wake(*retry_at);
+                decide_creating(now, config, record, obs)
+            }
+        };
+        steps.extend(step);
+    }
+
+    if obs.fleet_listed {
+        steps.extend(enrol_new(now, config, records, obs));
+    }
+    if let Some(alarms) = &obs.alarms {
+        steps.extend(repair_alarms(config, records, &steps, alarms));
+    }
+    decision.steps = steps;
+    decision
+}
+
+/// Drops a desk from management: its record and its alarm. Never touches the WorkSpace.
+fn release(record: &Record) -> Step {
+    let step = Step::write(Write::Delete(record.clone()));
+    match record.workspace_id() {
+        Some(id) => step.then(Action::DeleteAlarm(id.clone())),
+        None => step,
+    }
+}
+
+fn old_enough_to_believe_gone(now: Timestamp, config: &Config, record: &Record) -> bool {
+    now >= record.workspace_since + config.visibility_window
+}
+
+fn decide_active(
+    now: Timestamp,
+    config: &Config,
+    record: &Record,
+    id: &WorkspaceId,
+    obs: &Observations,
+) -> Option<Step> {
+    match obs.seen(id) {
+        Seen::Gone if old_enough_to_believe_gone(now, config, record) => {
+            // Terminated by someone else (its CloudTrail event was missed), or replaced.
+            return Some(adopt_replacement(now, config, record, obs).unwrap_or_else(|| release(record)));
+        }
+        Seen::Present(desc) if desc.state.is_going() => return None,
+        Seen::Present(desc) if !config.selector.needs_tags() && !config.selector.matches(&desc.spec) => {
+            return Some(release(record));
+        }
+        _ => {}
+    }
+    if let Some(tags) = obs.tags.get(id) {
+        let mut spec = record.spec.clone();
+        spec.tags = tags.clone();
+        if !config.selector.matches(&spec) {
+            return Some(release(record));
+        }
+    }
+    let conn = obs.connections.get(id)?;
+    let used = conn.last_user_connection.is_some_and(|t| t > record.workspace_since);
+    if conn.state == ConnectionState::Disconnected && used {
+        // A disconnect whose alarm never fired (or alarm-free mode). The grace period
+        // counts from now: the moment the disconnect happened is not known, and later is safe.
+        let phase = Phase::Disconnected { workspace_id: id.clone(), at: now };
+        return Some(Step::write(Write::Update(record.with_phase(phase, now))));
+    }
+    None
+}
+
+/// The desk's WorkSpace was replaced by one we did not create: manage the new one.
+fn adopt_replacement(now: Timestamp, config: &Config, record: &Record, obs: &Observations) -> Option<Step> {
+    if !obs.fleet_listed {
+        return None;
+    }
+    let desc = obs
+        .workspaces
+        .values()
+        .find(|d| d.spec.desk() == record.desk && !d.state.is_going() && Some(&d.id) != record.workspace_id())?;
+    let tags = obs.tags.get(&desc.id);
+    on_workspace_seen(now, config, Some(record), desc, tags)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide_disconnected(
+    now: Timestamp,
+    config: &Config,
+    record: &Record,
+    id: &WorkspaceId,
+    at: Timestamp,
+    obs: &Observations,
+    in_flight: &mut usize,
+) -> Option<Step> {
+    if now < at + config.grace {
+        return None;
+    }
+    match obs.seen(id) {
+        Seen::Gone if old_enough_to_believe_gone(now, config, record) => {
+            return Some(adopt_replacement(now, config, record, obs).unwrap_or_else(|| release(record)));
+        }
+        Seen::Present(_) => {}
+        _ => return None,
+    }
+    let (desc, spec) = obs.fresh_spec(id)?;
+    if !config.selector.matches(&spec) {
+        return Some(release(record)); // S2: opted out while disconnected.
+    }
+    let conn = obs.connections.get(id)?;
+    match check_connection(conn, desc.state, at) {
+        Verdict::Back => {
+            let phase = Phase::Active { workspace_id: id.clone() };
+            Some(Step::write(Write::Update(record.with_phase(phase, now))))
+        }
+        Verdict::LeftAgain => {
+            let phase = Phase::Disconnected { workspace_id: id.clone(), at: now };
+            Some(Step::write(Write::Update(record.with_phase(phase, now))))
+        }
+        Verdict::Wait => None,
+        Verdict::Gone if !desc.state.can_terminate() || *in_flight >= config.max_in_flight_rebuilds => None,
+        Verdict::Gone => {
+            *in_flight += 1;
+            let phase = Phase::Terminating {
+                workspace_id: id.clone(),
+                disconnected_at: at,
+                started_at: now,
+                requested_at: now,
+                attempts: 1,
+            };
+            let mut next = record.with_phase(phase, now);
+            next.spec = spec; // S3: re-create what exists now, not what was enrolled.
+            Some(Step::write(Write::Update(next)).then(Action::Terminate(id.clone())))
+        }
+    }
+}
+
+enum Verdict {
+    /// Connected now: keep the WorkSpace.
+    Back,
+    /// Connected after the disconnect and gone again: restart the grace period.
+    LeftAgain,
+    /// Cannot tell: decide next tick.
+    Wait,
+    /// Away since the disconnect: may be terminated (S1 holds).
+    Gone,
+}
+
+/// How much later than the real disconnect a recorded disconnect may be: the alarm
+/// fires a datapoint period plus CloudWatch's publishing delay after it. A connection
+/// within this much before the recorded disconnect may be a return the alarm hid, so it
+/// counts as one (which at worst restarts the grace period of a very short session).
+pub const ALARM_LAG_ALLOWANCE: Duration = Duration::from_secs(5 * 60);
+
+/// S1 in one place: what a connection state read right now says about terminating.
+fn check_connection(conn: &ConnectionObservation, state: WorkspaceState, disconnected_at: Timestamp) -> Verdict {
+    let reconnected = conn.last_user_connection.is_some_and(|t| t > disconnected_at - ALARM_LAG_ALLOWANCE);
+    match conn.state {
+        ConnectionState::Connected => Verdict::Back,
+        _ if reconnected => Verdict::LeftAgain,
+        ConnectionState::Disconnected => Verdict::Gone,
+        ConnectionState::Unknown if state == WorkspaceState::Stopped => Verdict::Gone,
+        ConnectionState::Unknown => Verdict::Wait,
+    }
+}
+
+fn decide_terminating(
+    now: Timestamp,
+    config: &Config,
+    record: &Record,
+    id: &WorkspaceId,
+    disconnected_at: Timestamp,
+    requested_at: Timestamp,
+    obs: &Observations,
+) -> Option<Step> {
+    let Phase::Terminating { started_at, attempts, .. } = record.phase else { return None };
+    let desc = match obs.seen(id) {
+        Seen::Gone => {
+            let phase = Phase::Creating {
+                replaces: id.clone(),
+                disconnected_at,
+                started_at,
+                attempts: 0,
+                retry_at: now,
+                maybe_created: false,
+            };
+            return Some(create_step(now, config, &record.with_phase(phase, now)));
+        }
+        Seen::NotRead => return None,
+        Seen::Present(desc) => desc,
+    };
+    // The grace check is repeated so that a record written by a function with a skewed
+    // clock (or by hand) still never terminates early (S1).
+    let waited = now >= requested_at + config.terminate_retry_after && now >= disconnected_at + config.grace;
+    if desc.state.is_going() || !waited {
+        return None;
+    }
+    // Still there long after the call: the call was lost. Re-check S1 before resending.
+    let conn = obs.connections.get(id)?;
+    let next = |phase| record.with_phase(phase, now);
+    match check_connection(conn, desc.state, disconnected_at) {
+        Verdict::Back => {
+            // A sweep may have removed the alarm while the desk looked terminated.
+            let step = Step::write(Write::Update(next(Phase::Active { workspace_id: id.clone() })));
+            Some(if alarms_on(config) { step.then(Action::PutAlarm(id.clone())) } else { step })
+        }
+        Verdict::LeftAgain => {
+            Some(Step::write(Write::Update(next(Phase::Disconnected { workspace_id: id.clone(), at: now }))))
+        }
+        Verdict::Wait => None,
+        Verdict::Gone if !desc.state.can_terminate() => None,
+        Verdict::Gone => {
+            let phase = Phase::Terminating {
+                workspace_id: id.clone(),
+                disconnected_at,
+                started_at,
+                requested_at: now,
+                attempts: attempts + 1,
+            };
+            Some(Step::write(Write::Update(next(phase))).then(Action::Terminate(id.clone())))
+        }
+    }
+}
+
+/// The intent to create (attempt + 1, answer possibly lost until recorded) and the call.
+fn create_step(now: Timestamp, config: &Config, record: &Record) -> Step {
+    let mut next = record.clone();
+    if let Phase::Creating { attempts, retry_at, maybe_created, .. } = &mut next.phase {
+        *attempts += 1;
+        *retry_at = now + config.visibility_window;
+        *maybe_created = true;
+    }
+    next.updated_at = now;
+    let spec = Box::new(next.spec.clone());
+    Step::write(Write::Update(next)).then(Action::Create(spec))
+}
+
+fn decide_creating(now: Timestamp, config: &Config, record: &Record, obs: &Observations) -> Option<Step> {
+    let Phase::Creating { retry_at, maybe_created, .. } = record.phase else { return None };
+    if now < retry_at {
+        return None;
+    }
+    if maybe_created {
+        let replaces = match &record.phase {
+            Phase::Creating { replaces, .. } => Some(replaces),
+            _ => None,
+        };
+        match obs.desks.get(&record.desk)? {
+            Some(desc) if desc.state.is_going() || Some(&desc.id) == replaces => return None,
+            Some(desc) => return Some(complete_rebuild(now, config, record, &desc.id)),
+            None => {}
+        }
+    }
+    Some(create_step(now, config, record))
+}
+
+/// The desk has its new WorkSpace: record it and arm its alarm.
+fn complete_rebuild(now: Timestamp, config: &Config, record: &Record, new_id: &WorkspaceId) -> Step {
+    let mut next = record.with_phase(Phase::Active { workspace_id: new_id.clone() }, now);
+    next.workspace_since = now;
+    next.last_error = None;
+    if let Phase::Creating { replaces, disconnected_at, started_at, .. } = &record.phase {
+        next.rebuilds += 1;
+        next.last_rebuild = Some(RebuildSummary {
+            old_workspace_id: replaces.clone(),
+            new_workspace_id: new_id.clone(),
+            disconnected_at: *disconnected_at,
+            started_at: *started_at,
+            finished_at: now,
+        });
+    }
+    let step = Step::write(Write::Update(next));
+    if alarms_on(config) {
+        step.then(Action::PutAlarm(new_id.clone()))
+    } else {
+        step
+    }
+}
+
+fn enrol_new(now: Timestamp, config: &Config, records: &[Record], obs: &Observations) -> Vec<Step> {
+    let desks: BTreeSet<&DeskKey> = records.iter().map(|r| &r.desk).collect();
+    obs.workspaces
+        .values()
+        .filter(|d| !desks.contains(&d.spec.desk()))
+        .filter_map(|d| on_workspace_seen(now, config, None, d, obs.tags.get(&d.id)))
+        .collect()
+}
+
+/// Puts missing alarms on managed WorkSpaces and deletes alarms nobody needs.
+fn repair_alarms(config: &Config, records: &[Record], steps: &[Step], alarms: &BTreeSet<WorkspaceId>) -> Vec<Step> {
+    // The managed set after this tick's writes.
+    let mut managed: BTreeMap<&DeskKey, Option<&WorkspaceId>> =
+        records.iter().map(|r| (&r.desk, watched(&r.phase))).collect();
+    for write in steps.iter().filter_map(|s| s.write.as_ref()) {
+        let r = write.record();
+        match write {
+            Write::Delete(_) => managed.remove(&r.desk),
+            Write::Insert(_) | Write::Update(_) => managed.insert(&r.desk, watched(&r.phase)),
+        };
+    }
+    let wanted: BTreeSet<&WorkspaceId> =
+        if alarms_on(config) { managed.values().flatten().copied().collect() } else { BTreeSet::new() };
+    // A desk written this tick looks after its own alarms, and only if its write holds.
+    let handled: BTreeSet<&WorkspaceId> = steps
+        .iter()
+        .filter_map(|s| s.write.as_ref())
+        .flat_map(|w| {
+            let desk = &w.record().desk;
+            records
+                .iter()
+                .filter(move |r| &r.desk == desk)
+                .filter_map(|r| r.workspace_id())
+                .chain(w.record().workspace_id())
+        })
+        .collect();
+    let already_put: BTreeSet<&WorkspaceId> = steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .filter_map(|a| if let Action::PutAlarm(id) = a { Some(id) } else { None })
+        .collect();
+    let mut actions: Vec<Action> = wanted
+        .iter()
+        .filter(|id| !alarms.contains(**id) && !already_put.contains(**id) && !handled.contains(**id))
+        .map(|id| Action::PutAlarm((*id).clone()))
+        .collect();
+    actions.extend(
+        alarms
+            .iter()
+            .filter(|id| !wanted.contains(id) && !handled.contains(id))
+            .map(|id| Action::DeleteAlarm(id.clone())),
+    );
+    if actions.is_empty() {
+        Vec::new()
+    } else {
+        vec![Step { write: None, actions }]
+    }
+}
+
+/// The WorkSpace whose alarm a phase needs: only one a user can still disconnect from.
+fn watched(phase: &Phase) -> Option<&WorkspaceId> {
+    match phase {
+        Phase::Active { workspace_id } | Phase::Disconnected { workspace_id, .. } => Some(workspace_id),
+        Phase::Terminating { .. } | Phase::Creating { .. } => None,
+    }
+}
+
+/// A WorkSpace came into view (CloudTrail CreateWorkspaces event, or a sweep): enrol it,
+/// adopt it as the desk's new WorkSpace, arm its alarm, or release the desk. `tags` are
+/// the WorkSpace's tags if they were read; a tag selector cannot decide without them.
+pub fn on_workspace_seen(
+    now: Timestamp,
+    config: &Config,
+    record: Option<&Record>,
+    desc: &WorkspaceDescription,
+    tags: Option<&Tags>,
+) -> Option<Step> {
+    if desc.state.is_going() || (config.selector.needs_tags() && tags.is_none()) {
+        return None;
+    }
+    let mut spec = desc.spec.clone();
+    if let Some(tags) = tags {
+        spec.tags = tags.clone();
+    }
+    let managed = config.selector.matches(&spec);
+    let arm = |step: Step| if alarms_on(config) { step.then(Action::PutAlarm(desc.id.clone())) } else { step };
+    let Some(record) = record else {
+        return managed.then(|| arm(Step::write(Write::Insert(Record::enrol(spec, desc.id.clone(), now)))));
+    };
+    if !managed {
+        return match record.phase {
+            Phase::Active { .. } | Phase::Disconnected { .. } => Some(release(record)),
+            // Mid-rebuild the old WorkSpace matched; L1 finishes what S2 allowed to start.
+            Phase::Terminating { .. } | Phase::Creating { .. } => None,
+        };
+    }
+    if record.workspace_id() == Some(&desc.id) {
+        return alarms_on(config).then(|| Step { write: None, actions: vec![Action::PutAlarm(desc.id.clone())] });
+    }
+    match &record.phase {
+        Phase::Creating { .. } => Some(complete_rebuild(now, config, record, &desc.id)),
+        Phase::Terminating { workspace_id, disconnected_at, started_at, .. } => {
+            // Someone created the desk's next WorkSpace before we did: that ends our rebuild.
+            let creating = record.with_phase(
+                Phase::Creating {
+                    replaces: workspace_id.clone(),
+                    disconnected_at: *disconnected_at,
+                    started_at: *started_at,
+                    attempts: 0,
+                    retry_at: now,
+                    maybe_created: false,
+                },
+                now,
+            );
+            Some(complete_rebuild(now, config, &creating, &desc.id))
+        }
+        Phase::Active { workspace_id } | Phase::Disconnected { workspace_id, .. } => {
+            let old = workspace_id.clone();
+            let mut next = record.with_phase(Phase::Active { workspace_id: desc.id.clone() }, now);
+            next.spec = spec;
+            next.workspace_since = now;
+            Some(arm(Step::write(Write::Update(next))).then(Action::DeleteAlarm(old)))
+        }
+    }
+}
+
+/// A SessionDisconnect alarm fired for `id` at `at`: start the grace period, or restart
+/// it if the alarm is newer than the disconnect it runs from. Late, repeated and stale
+/// alarms change nothing.
+pub fn on_disconnect_alarm(record: &Record, id: &WorkspaceId, at: Timestamp, now: Timestamp) -> Option<Step> {
+    match &record.phase {
+        Phase::Active { workspace_id } if workspace_id == id && at >= record.workspace_since => {
+            let phase = Phase::Disconnected { workspace_id: id.clone(), at };
+            Some(Step::write(Write::Update(record.with_phase(phase, now))))
+        }
+        // A newer alarm during grace: the user came back and left again, so grace restarts.
+        Phase::Disconnected { workspace_id, at: since } if workspace_id == id && at > *since => {
+            let phase = Phase::Disconnected { workspace_id: id.clone(), at };
+            Some(Step::write(Write::Update(record.with_phase(phase, now))))
+        }
+        _ => None,
+    }
+}
+
+/// A user logged in to `id` at `at`: a fast hint that ends a running grace period. The
+/// connection state read before terminating stays the authority (S1), so a lost login
+/// event is harmless and a stale one only delays a rebuild until the next sweep.
+pub fn on_login(record: &Record, id: &WorkspaceId, at: Timestamp, now: Timestamp) -> Option<Step> {
+    match &record.phase {
+        Phase::Disconnected { workspace_id, at: since } if workspace_id == id && at >= *since => {
+            let phase = Phase::Active { workspace_id: id.clone() };
+            Some(Step::write(Write::Update(record.with_phase(phase, now))))
+        }
+        _ => None,
+    }
+}
+
+/// A TerminateWorkspaces call for `id` was seen in CloudTrail. Ours are announced by a
+/// `Terminating` record written before the call; anyone else's means the admin removed
+/// the desktop, so the desk is released rather than rebuilt.
+pub fn on_terminated(record: &Record, id: &WorkspaceId) -> Option<Step> {
+    match &record.phase {
+        Phase::Active { workspace_id } | Phase::Disconnected { workspace_id, .. } if workspace_id == id => {
+            Some(release(record))
+        }
+        _ => None,
+    }
+}
+
+/// The outcome of one item of a call whose effect may be unknown.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Outcome<T> {
+    /// AWS accepted the item.
+    Accepted(T),
+    /// AWS refused the item (FailedRequests) or the whole call failed before it was
+    /// accepted: nothing happened.
+    Refused {
+        /// `ErrorCode`, or the error's kind.
+        code: String,
+        /// `ErrorMessage`.
+        message: String,
+    },
+    /// No answer (timeout, connection lost): it may or may not have happened.
+    Unknown,
+}
+
+/// Records what a TerminateWorkspaces call did for `record` (as written before the call).
+pub fn on_terminate_result(record: &Record, outcome: &Outcome<()>, now: Timestamp) -> Option<Record> {
+    let Phase::Terminating { workspace_id, disconnected_at, .. } = &record.phase else { return None };
+    match outcome {
+        Outcome::Accepted(()) | Outcome::Unknown => None,
+        Outcome::Refused { code, message } => {
+            // Back to a due disconnect: the next tick re-checks everything and retries.
+            let mut next = record
+                .with_phase(Phase::Disconnected { workspace_id: workspace_id.clone(), at: *disconnected_at }, now);
+            next.last_error = Some(format!("TerminateWorkspaces: {code}: {message}"));
+            Some(next)
+        }
+    }
+}
+
+/// Back-off between refused creates: 1, 2, 4 ... minutes, at most 30.
+pub fn create_backoff(attempts: u32) -> Duration {
+    Duration::from_secs(60 * (1u64 << attempts.saturating_sub(1).min(5)).min(30))
+}
+
+/// Records what a CreateWorkspaces call did for `record` (as written before the call).
+pub fn on_create_result(
+    record: &Record,
+    outcome: &Outcome<WorkspaceId>,
+    now: Timestamp,
+    config: &Config,
+) -> Option<Step> {
+    let Phase::Creating { attempts, .. } = record.phase else { return None };
+    match outcome {
+        Outcome::Accepted(id) => Some(complete_rebuild(now, config, record, id)),
+        Outcome::Unknown => None,
+        Outcome::Refused { code, message } => {
+            let exists = code == RESOURCE_EXISTS;
+            let mut next = record.clone();
+            if let Phase::Creating { retry_at, maybe_created, .. } = &mut next.phase {
+                // ResourceExists: a WorkSpace is there already (the old one still going, or
+                // an earlier create of ours): look the desk up next tick.
+                *retry_at = if exists { now } else { now + create_backoff(attempts) };
+                *maybe_created = exists;
+            }
+            next.last_error = Some(format!("CreateWorkspaces: {code}: {message}"));
+            next.updated_at = now;
+            let step = Step::write(Write::Update(next));
+            Some(if !exists && (attempts == 3 || attempts % 10 == 0) {
+                step.then(Action::Notify(Notice {
+                    desk: record.desk.clone(),
+                    subject: format!("blankslate: re-creating {} keeps failing", record.desk),
+                    message: format!(
+                        "CreateWorkspaces was refused {attempts} times for {}: {code}: {message}. \
+                         blankslate keeps retrying with back-off; check the bundle, directory and quotas.",
+                        record.desk
+                    ),
+                }))
+            } else {
+                step
+            })
+        }
+    }
+}
+
+/// Splits items into calls of at most `size` (WorkSpaces takes 1 to 25 per call).
+pub fn batches<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let size = size.clamp(1, crate::config::MAX_BATCH);
+    let mut out = Vec::with_capacity(items.len().div_ceil(size));
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        out.push(items.by_ref().take(size).collect());
+    }
+    out
+}

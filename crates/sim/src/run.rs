@@ -1,0 +1,425 @@
+//! The event loop: pops the next scheduled item off the virtual clock and lets the
+//! simulated users, AWS and the chosen policy's functions react to it.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use blankslate_core::config::AlarmMode;
+use blankslate_core::events;
+use blankslate_core::journal::Phase;
+use blankslate_core::observe::WorkspaceState;
+use blankslate_core::Timestamp;
+use blankslate_handlers as handlers;
+use blankslate_handlers::ports::Ports;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::aws::SimAws;
+use crate::metrics::{Metrics, LAMBDA_GB};
+use crate::scenario::Scenario;
+use crate::seed_policy::SeedFunctions;
+use crate::timeline::{Actor, Entry, EntryKind};
+use crate::world::{Due, Function, SimWorkspace, Violation, World};
+
+/// Which system runs the fleet.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub enum Policy {
+    /// Ours.
+    Blankslate,
+    /// The seed's algorithm as written.
+    Seed,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    /// The policy that ran.
+    pub policy: Policy,
+    /// The seed of the run; the same scenario and seed replay it exactly.
+    pub seed: u64,
+    /// What happened, in order.
+    pub timeline: Vec<Entry>,
+    /// Broken invariants (empty for a correct policy).
+    pub violations: Vec<Violation>,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+/// Runs the future of a function against the simulated account. The simulated ports
+/// never wait, so every future is ready on its first poll; one that is not means a port
+/// started waiting on something, which the simulator reports instead of hanging.
+pub fn run_inline<F: Future>(future: F) -> Option<F::Output> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(future).poll(&mut cx) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+/// Estimated billed duration of one of our invocations: start-up plus a round trip per call.
+fn estimated_seconds(calls: u64) -> f64 {
+    0.02 + 0.025 * calls as f64
+}
+
+/// Runs `scenario` under `policy`; the same inputs always give the same outcome.
+pub fn run(scenario: Scenario, policy: Policy, seed: u64) -> Outcome {
+    Simulation::new(scenario, policy, seed).finish()
+}
+
+/// An event held back from delivery (see [`Simulation::hold_events`]).
+#[derive(Clone, Debug)]
+pub struct HeldEvent {
+    /// The function it was on its way to.
+    pub function: Function,
+    /// The event.
+    pub event: serde_json::Value,
+}
+
+/// A run that can be stepped, inspected and interfered with: tests hold events back
+/// and deliver them late, twice, out of order or never.
+pub struct Simulation {
+    aws: SimAws,
+    policy: Policy,
+    seed: u64,
+    seed_functions: SeedFunctions,
+    end: Timestamp,
+    /// When set, events on their way to a function are kept in [`Simulation::take_held`]
+    /// instead of being delivered.
+    pub hold_events: bool,
+    held: Vec<HeldEvent>,
+}
+
+impl Simulation {
+    /// Sets the scenario up at its start time: pre-existing WorkSpaces, the admin's
+    /// creates, the first sessions and the reconciler's schedule.
+    pub fn new(scenario: Scenario, policy: Policy, seed: u64) -> Self {
+        let mut world = World::new(scenario, ChaCha8Rng::seed_from_u64(seed));
+        let end = world.now + world.scenario.duration + world.scenario.settle;
+        setup(&mut world, policy);
+        Self {
+            aws: SimAws::new(world),
+            policy,
+            seed,
+            seed_functions: SeedFunctions::default(),
+            end,
+            hold_events: false,
+            held: Vec::new(),
+        }
+    }
+
+    /// The simulated account.
+    pub fn aws(&self) -> &SimAws {
+        &self.aws
+    }
+
+    /// The virtual clock.
+    pub fn now(&self) -> Timestamp {
+        self.aws.world().now
+    }
+
+    /// Processes everything scheduled up to `until` (or the end of the scenario).
+    pub fn run_until(&mut self, until: Timestamp) {
+        let until = until.min(self.end);
+        loop {
+            let Some(due) = self.aws.world().pop(until) else { break };
+            match due {
+                Due::Deliver(function, event) if self.hold_events => self.held.push(HeldEvent { function, event }),
+                Due::Deliver(function, event) => self.deliver(function, &event),
+                Due::Reconcile => {
+                    invoke(&self.aws, None);
+                    let mut world = self.aws.world();
+                    let period = world.scenario.config.reconcile_period;
+                    world.schedule_in(period, Due::Reconcile);
+                }
+                Due::SeedWake(invocation) => self.seed_functions.wake(&mut self.aws.world(), invocation),
+                other => self.aws.world().advance(other, self.policy),
+            }
+        }
+        let mut world = self.aws.world();
+        world.now = world.now.max(until);
+    }
+
+    /// Events held back so far (emptied).
+    pub fn take_held(&mut self) -> Vec<HeldEvent> {
+        std::mem::take(&mut self.held)
+    }
+
+    /// Delivers an event to a function now.
+    pub fn deliver(&mut self, function: Function, event: &serde_json::Value) {
+        match self.policy {
+            Policy::Blankslate => invoke(&self.aws, Some((function, event))),
+            Policy::Seed => self.seed_functions.deliver(&mut self.aws.world(), function, event),
+        }
+    }
+
+    /// Runs to the end of the scenario and judges the result.
+    pub fn finish(mut self) -> Outcome {
+        self.run_until(self.end);
+        let mut world = self.aws.into_world();
+        self.seed_functions.finish(&mut world);
+        final_checks(&mut world, self.policy);
+        let seed = self.seed;
+        Outcome {
+            policy: self.policy,
+            seed,
+            timeline: world.timeline,
+            violations: world.violations,
+            metrics: world.metrics,
+        }
+    }
+}
+
+/// Invokes one of our functions as Lambda would (an event for one of the event
+/// functions, `None` for the reconciler's schedule), and accounts for it.
+fn invoke(aws: &SimAws, event: Option<(Function, &serde_json::Value)>) {
+    let (config, now, calls_before) = {
+        let mut world = aws.world();
+        world.caller = Actor::Blankslate;
+        (world.scenario.config.clone(), world.now, world.metrics.api_calls.values().sum::<u64>())
+    };
+    let ports = Ports { workspaces: aws, alarms: aws, journal: aws, notifier: aws };
+    let name = event.map_or("reconcile", |(f, _)| f.name());
+    let result = run_inline(async {
+        match event {
+            Some((Function::AlarmCreate, event)) => handlers::alarm_create(ports, &config, now, event).await,
+            Some((Function::AlarmDelete, event)) => handlers::alarm_delete(ports, &config, now, event).await,
+            Some((Function::TermRebuild, event)) => handlers::term_rebuild(ports, &config, now, event).await,
+            None => handlers::reconcile(ports, &config, now).await,
+        }
+    });
+    let mut world = aws.world();
+    world.caller = Actor::Admin;
+    let calls = world.metrics.api_calls.values().sum::<u64>() - calls_before;
+    *world.metrics.invocations.entry(name).or_default() += 1;
+    world.metrics.lambda_gb_seconds += LAMBDA_GB * estimated_seconds(calls);
+    world.metrics.peak_concurrency = world.metrics.peak_concurrency.max(1);
+    match result {
+        Some(Ok(_)) => {}
+        Some(Err(e)) => {
+            let detail = format!("{name} failed: {e}");
+            world.violation("handler", String::new(), None, detail);
+        }
+        None => world.violation("handler", String::new(), None, format!("{name} waited on a simulated port")),
+    }
+}
+
+impl Function {
+    fn name(self) -> &'static str {
+        match self {
+            Self::AlarmCreate => "Workspace_Alarm_Create",
+            Self::AlarmDelete => "Workspace_Alarm_Del",
+            Self::TermRebuild => "Workspace_Term_Rebuild",
+        }
+    }
+}
+
+/// Day zero: WorkSpaces that predate the deploy, the admin's creates, the users' first
+/// sessions and the reconciler's schedule.
+fn setup(world: &mut World, policy: Policy) {
+    let start = world.now;
+    for i in 0..world.scenario.desks.len() {
+        let plan = world.scenario.desks[i].clone();
+        match plan.created_at {
+            None => world.insert_existing(i),
+            Some(offset) => world.schedule(start + offset, Due::AdminCreate(i)),
+        }
+        if let Some(first) = plan.sessions.first() {
+            world.schedule(start + first.start, Due::UserArrives(i));
+        }
+    }
+    if policy == Policy::Blankslate {
+        world.schedule(start, Due::Reconcile);
+    }
+}
+
+impl World {
+    /// Users, WorkSpaces and CloudWatch reacting to the clock.
+    fn advance(&mut self, due: Due, policy: Policy) {
+        match due {
+            Due::Ready(id) => self.ready(&id),
+            Due::TerminateDone(id) => {
+                if let Some(w) = self.workspaces.get_mut(&id) {
+                    w.state = WorkspaceState::Terminated;
+                }
+                let visible = self.scenario.timings.terminated_visible;
+                self.schedule_in(visible, Due::Removed(id));
+            }
+            Due::Removed(id) => self.remove(&id),
+            Due::UserArrives(i) => self.user_arrives(i, policy),
+            Due::UserLeaves(i, generation) => self.user_leaves(i, generation),
+            Due::AlarmEval(id) => self.evaluate_alarm(&id),
+            Due::AdminCreate(i) => {
+                self.caller = Actor::Admin;
+                let spec = self.scenario.desks[i].spec.clone();
+                if let Err(e) = self.api_create(&[spec]) {
+                    let user = self.desks[i].key.user_name.to_string();
+                    self.record(user, None, EntryKind::Notice(format!("admin's create failed: {e}")));
+                }
+            }
+            Due::Deliver(..) | Due::Reconcile | Due::SeedWake(_) => {}
+        }
+    }
+
+    fn ready(&mut self, id: &blankslate_core::ids::WorkspaceId) {
+        let Some(w) = self.workspaces.get_mut(id) else { return };
+        if w.state != WorkspaceState::Pending {
+            return;
+        }
+        w.state = WorkspaceState::Available;
+        let completes = w.completes_rebuild.take();
+        self.note_for_ws(id, EntryKind::Available);
+        if let Some(disconnected) = completes {
+            let took = self.now.since(disconnected);
+            self.metrics.rebuilds += 1;
+            self.metrics.time_to_fresh.push(took);
+            self.note_for_ws(id, EntryKind::Rebuilt { took });
+        }
+    }
+
+    fn remove(&mut self, id: &blankslate_core::ids::WorkspaceId) {
+        let Some(w) = self.workspaces.remove(id) else { return };
+        if let Some(i) = self.desk_of(&w.spec.desk()) {
+            if self.desks[i].current.as_ref() == Some(id) {
+                self.desks[i].current = None;
+            }
+        }
+        self.record(w.spec.user_name.to_string(), Some(id.clone()), EntryKind::Gone);
+    }
+
+    fn user_arrives(&mut self, i: usize, policy: Policy) {
+        let end_of_day = self.scenario.start + self.scenario.duration;
+        let desk = &self.desks[i];
+        if desk.connected || self.now > end_of_day {
+            return;
+        }
+        let Some(session) = self.scenario.desks[i].sessions.get(desk.next_session).copied() else { return };
+        let user = desk.key.user_name.to_string();
+        let usable = desk.current.clone().filter(|id| {
+            self.workspaces.get(id).is_some_and(|w| w.state == WorkspaceState::Available && w.visible_at <= self.now)
+        });
+        let Some(id) = usable else {
+            if desk.waiting_since.is_none() {
+                let current = desk.current.clone();
+                self.desks[i].waiting_since = Some(self.now);
+                self.record(user, current, EntryKind::Waiting);
+            }
+            self.schedule_in(Duration::from_secs(60), Due::UserArrives(i));
+            return;
+        };
+        let now = self.now;
+        let desk = &mut self.desks[i];
+        if let Some(since) = desk.waiting_since.take() {
+            self.metrics.waits += 1;
+            self.metrics.wait_total += now.since(since);
+        }
+        desk.connected = true;
+        desk.generation += 1;
+        desk.next_session += 1;
+        let generation = desk.generation;
+        let directory = desk.key.directory_id.clone();
+        let fresh = self.workspaces.get(&id).is_some_and(|w| !w.used);
+        if let Some(w) = self.workspaces.get_mut(&id) {
+            w.used = true;
+            w.last_user_connection = Some(now);
+            w.connections.push(now);
+        }
+        self.metrics.sessions += 1;
+        if fresh {
+            self.metrics.fresh_sessions += 1;
+        } else {
+            self.metrics.used_sessions += 1;
+        }
+        self.record(user, Some(id.clone()), EntryKind::Connected { fresh });
+        self.schedule_in(session.length, Due::UserLeaves(i, generation));
+        if policy == Policy::Blankslate {
+            // The seed has no rule for WorkSpaces' login events.
+            let ctx = self.emit_context();
+            let event = events::workspaces_access_login(&ctx, now, &id, &directory);
+            let delay = self.scenario.timings.login_event_delay.sample(&mut self.rng);
+            self.schedule_in(delay, Due::Deliver(Function::TermRebuild, event));
+        }
+    }
+
+    pub(crate) fn user_leaves(&mut self, i: usize, generation: u64) {
+        let desk = &mut self.desks[i];
+        if !desk.connected || desk.generation != generation {
+            return;
+        }
+        desk.connected = false;
+        desk.last_disconnect = Some(self.now);
+        let user = desk.key.user_name.to_string();
+        let current = desk.current.clone();
+        let next_start = self.scenario.desks[i].sessions.get(desk.next_session).map(|s| s.start);
+        if let Some(id) = &current {
+            let now = self.now;
+            if let Some(w) = self.workspaces.get_mut(id) {
+                w.disconnects.push(now);
+            }
+            // CloudWatch evaluates at the first minute boundary whose window holds the datapoint.
+            let published = now + self.scenario.timings.metric_delay;
+            let minute = 60_000;
+            let eval = Timestamp::from_millis((published.as_millis().div_euclid(minute) + 1) * minute);
+            self.schedule(eval, Due::AlarmEval(id.clone()));
+        }
+        self.record(user, current, EntryKind::Disconnected);
+        if let Some(start) = next_start {
+            let at = (self.scenario.start + start).max(self.now + Duration::from_secs(1));
+            self.schedule(at, Due::UserArrives(i));
+        }
+    }
+}
+
+/// What can only be judged at the end: every rebuild finished (L1), one WorkSpace per
+/// desk (S4), no leaked or missing alarms, a bounded journal, every managed desk enrolled.
+fn final_checks(world: &mut World, policy: Policy) {
+    for i in 0..world.desks.len() {
+        let desk = world.desks[i].clone();
+        let user = desk.key.user_name.to_string();
+        let planned = world.scenario.desks[i].sessions.iter().filter(|s| s.start <= world.scenario.duration).count();
+        world.metrics.sessions_missed += planned.saturating_sub(desk.next_session) as u64;
+        if desk.awaiting_rebuild.is_some() {
+            world.metrics.lost_desktops += 1;
+            world.violation("L1", user.clone(), None, "terminated by the policy and never re-created".into());
+        }
+        let live: Vec<&SimWorkspace> = world.workspaces.values().filter(|w| w.spec.desk() == desk.key).collect();
+        let count = live.len();
+        let managed_now = live.iter().any(|w| !w.state.is_going() && world.scenario.config.selector.matches(&w.spec));
+        if count > 1 {
+            world.violation("S4", user.clone(), None, format!("{count} WorkSpaces for one desk"));
+        }
+        if policy == Policy::Blankslate && managed_now && !world.journal.contains_key(&desk.key) {
+            world.violation("enrol", user, None, "a managed WorkSpace was never enrolled".into());
+        }
+    }
+    let leaked: Vec<_> = world.alarms.keys().filter(|id| !world.workspaces.contains_key(*id)).cloned().collect();
+    for id in leaked {
+        world.violation("alarms", String::new(), Some(id), "alarm left for a WorkSpace that no longer exists".into());
+    }
+    if policy == Policy::Blankslate {
+        let alarms_on = world.scenario.config.alarm_mode == AlarmMode::PerWorkspace;
+        let missing: Vec<_> = world
+            .journal
+            .values()
+            .filter_map(|r| match &r.phase {
+                Phase::Active { workspace_id } | Phase::Disconnected { workspace_id, .. } => Some(workspace_id.clone()),
+                _ => None,
+            })
+            .filter(|id| alarms_on && !world.alarms.contains_key(id))
+            .collect();
+        for id in missing {
+            world.violation("alarms", String::new(), Some(id), "managed WorkSpace without its alarm".into());
+        }
+        if world.journal.len() > world.desks.len() {
+            let detail = format!("{} records for {} desks", world.journal.len(), world.desks.len());
+            world.violation("journal", String::new(), None, detail);
+        }
+        let unmanaged: Vec<_> =
+            world.journal.keys().filter(|k| world.desk_of(k).is_none()).map(|k| k.user_name.to_string()).collect();
+        for user in unmanaged {
+            world.violation("journal", user, None, "record for a desk outside the fleet".into());
+        }
+    }
+}

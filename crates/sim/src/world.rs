@@ -1,0 +1,694 @@
+//! The simulated AWS account: one model of WorkSpaces, CloudWatch, CloudTrail, the
+//! journal table and the users, on a virtual clock. Every API call is checked against
+//! the invariants at the moment it is made.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use blankslate_core::alarm::alarm_name;
+use blankslate_core::events::{self, EmitContext};
+use blankslate_core::ids::{DeskKey, WorkspaceId};
+use blankslate_core::journal::{Phase, Record};
+use blankslate_core::observe::{ConnectionObservation, ConnectionState, WorkspaceDescription, WorkspaceState};
+use blankslate_core::reconcile::{Notice, Write, RESOURCE_EXISTS};
+use blankslate_core::spec::{Tags, WorkspaceSpec};
+use blankslate_core::Timestamp;
+use blankslate_handlers::ports::{CreateAnswer, ErrorKind, FailedItem, PortError, PortResult};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::metrics::Metrics;
+use crate::scenario::Scenario;
+use crate::timeline::{Actor, Entry, EntryKind};
+
+/// A function an event can be delivered to. The names are the seed's roles; which code
+/// runs behind them depends on the policy.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Function {
+    /// `Workspace_Alarm_Create`.
+    AlarmCreate,
+    /// `Workspace_Alarm_Del`.
+    AlarmDelete,
+    /// `Workspace_Term_Rebuild`.
+    TermRebuild,
+}
+
+/// Something scheduled on the virtual clock.
+#[derive(Clone, Debug)]
+pub enum Due {
+    /// PENDING → AVAILABLE.
+    Ready(WorkspaceId),
+    /// TERMINATING → TERMINATED.
+    TerminateDone(WorkspaceId),
+    /// TERMINATED → gone.
+    Removed(WorkspaceId),
+    /// The user of desk `n` wants to connect.
+    UserArrives(usize),
+    /// The user of desk `n` leaves (session `generation`, to ignore stale departures).
+    UserLeaves(usize, u64),
+    /// CloudWatch evaluates this WorkSpace's alarm.
+    AlarmEval(WorkspaceId),
+    /// An event reaches a function.
+    Deliver(Function, serde_json::Value),
+    /// The reconciler's schedule fires.
+    Reconcile,
+    /// The admin creates desk `n`'s WorkSpace.
+    AdminCreate(usize),
+    /// A seed function invocation wakes from its sleep.
+    SeedWake(u64),
+}
+
+/// A WorkSpace as the simulated service holds it.
+#[derive(Clone, Debug)]
+pub(crate) struct SimWorkspace {
+    pub spec: WorkspaceSpec,
+    pub state: WorkspaceState,
+    pub visible_at: Timestamp,
+    pub used: bool,
+    pub last_user_connection: Option<Timestamp>,
+    /// Times of successful connections (the ConnectionSuccess metric).
+    pub connections: Vec<Timestamp>,
+    /// Times of disconnects (the SessionDisconnect metric).
+    pub disconnects: Vec<Timestamp>,
+    /// The policy's rebuild this WorkSpace completes: (disconnect time).
+    pub completes_rebuild: Option<Timestamp>,
+}
+
+/// A simulated user's desk.
+#[derive(Clone, Debug)]
+pub(crate) struct SimDesk {
+    pub key: DeskKey,
+    pub current: Option<WorkspaceId>,
+    pub connected: bool,
+    pub last_disconnect: Option<Timestamp>,
+    pub next_session: usize,
+    pub generation: u64,
+    pub waiting_since: Option<Timestamp>,
+    /// Spec of the WorkSpace a policy terminated, until the policy re-creates it (S3, L1).
+    pub awaiting_rebuild: Option<(WorkspaceSpec, Timestamp)>,
+    /// The admin terminated it: nobody may bring it back.
+    pub retired: bool,
+}
+
+/// An invariant broken during a run.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize)]
+pub struct Violation {
+    /// When.
+    pub at: Timestamp,
+    /// `S1` .. `S4`, `L1`, `alarms`, `journal`.
+    pub invariant: &'static str,
+    /// What exactly.
+    pub detail: String,
+}
+
+/// The whole simulated account.
+pub struct World {
+    /// The virtual clock.
+    pub now: Timestamp,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) scenario: Scenario,
+    queue: BTreeMap<(Timestamp, u64), Due>,
+    seq: u64,
+    pub(crate) workspaces: BTreeMap<WorkspaceId, SimWorkspace>,
+    pub(crate) desks: Vec<SimDesk>,
+    desk_index: BTreeMap<DeskKey, usize>,
+    pub(crate) alarms: BTreeMap<WorkspaceId, bool>,
+    pub(crate) journal: BTreeMap<DeskKey, Record>,
+    journal_by_ws: BTreeMap<WorkspaceId, DeskKey>,
+    /// Who is calling the API right now.
+    pub(crate) caller: Actor,
+    /// What happened.
+    pub timeline: Vec<Entry>,
+    /// Broken invariants.
+    pub violations: Vec<Violation>,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Notices published to the admin topic.
+    pub notices: Vec<Notice>,
+    emitted: u64,
+}
+
+impl World {
+    pub(crate) fn new(scenario: Scenario, rng: ChaCha8Rng) -> Self {
+        let desks: Vec<SimDesk> = scenario
+            .desks
+            .iter()
+            .map(|plan| SimDesk {
+                key: plan.spec.desk(),
+                current: None,
+                connected: false,
+                last_disconnect: None,
+                next_session: 0,
+                generation: 0,
+                waiting_since: None,
+                awaiting_rebuild: None,
+                retired: false,
+            })
+            .collect();
+        let desk_index = desks.iter().enumerate().map(|(i, d)| (d.key.clone(), i)).collect();
+        Self {
+            now: scenario.start,
+            rng,
+            scenario,
+            queue: BTreeMap::new(),
+            seq: 0,
+            workspaces: BTreeMap::new(),
+            desks,
+            desk_index,
+            alarms: BTreeMap::new(),
+            journal: BTreeMap::new(),
+            journal_by_ws: BTreeMap::new(),
+            caller: Actor::Admin,
+            timeline: Vec::new(),
+            violations: Vec::new(),
+            metrics: Metrics::default(),
+            notices: Vec::new(),
+            emitted: 0,
+        }
+    }
+
+    // ----- inspection, for tests and reports -----
+
+    /// The journal's records.
+    pub fn journal_records(&self) -> impl Iterator<Item = &Record> {
+        self.journal.values()
+    }
+
+    /// The WorkSpaces that have a disconnect alarm.
+    pub fn alarmed(&self) -> impl Iterator<Item = &WorkspaceId> {
+        self.alarms.keys()
+    }
+
+    /// The current WorkSpace of `user`'s desk: its ID, state and spec (with tags).
+    pub fn workspace_of(&self, user: &str) -> Option<(&WorkspaceId, WorkspaceState, &WorkspaceSpec)> {
+        let desk = self.desks.iter().find(|d| d.key.user_name.as_str() == user)?;
+        let id = desk.current.as_ref()?;
+        self.workspaces.get(id).map(|w| (id, w.state, &w.spec))
+    }
+
+    /// The user disconnects now (outside the scenario's plan), as a test's fault.
+    pub fn end_session(&mut self, user: &str) {
+        if let Some(i) = self.desks.iter().position(|d| d.key.user_name.as_str() == user) {
+            let generation = self.desks[i].generation;
+            self.user_leaves(i, generation);
+        }
+    }
+
+    // ----- the clock -----
+
+    /// Schedules `due` at `at` (never in the past).
+    pub(crate) fn schedule(&mut self, at: Timestamp, due: Due) {
+        self.seq += 1;
+        self.queue.insert((at.max(self.now), self.seq), due);
+    }
+
+    pub(crate) fn schedule_in(&mut self, after: Duration, due: Due) {
+        self.schedule(self.now + after, due);
+    }
+
+    /// The next scheduled item, advancing the clock to it.
+    pub(crate) fn pop(&mut self, until: Timestamp) -> Option<Due> {
+        let (&(at, seq), _) = self.queue.first_key_value()?;
+        if at > until {
+            return None;
+        }
+        self.now = at;
+        self.queue.remove(&(at, seq))
+    }
+
+    // ----- bookkeeping -----
+
+    pub(crate) fn record(&mut self, user: String, workspace: Option<WorkspaceId>, kind: EntryKind) {
+        self.timeline.push(Entry { at: self.now, user, workspace, kind });
+    }
+
+    pub(crate) fn note_for_ws(&mut self, id: &WorkspaceId, kind: EntryKind) {
+        let user = self.workspaces.get(id).map(|w| w.spec.user_name.to_string()).unwrap_or_default();
+        self.record(user, Some(id.clone()), kind);
+    }
+
+    pub(crate) fn violation(&mut self, invariant: &'static str, user: String, id: Option<WorkspaceId>, detail: String) {
+        self.violations.push(Violation { at: self.now, invariant, detail: format!("{user}: {detail}") });
+        self.record(user, id, EntryKind::Violation(format!("{invariant}: {detail}")));
+    }
+
+    pub(crate) fn desk_of(&self, key: &DeskKey) -> Option<usize> {
+        self.desk_index.get(key).copied()
+    }
+
+    fn count_call(&mut self, operation: &'static str) {
+        *self.metrics.api_calls.entry(operation).or_default() += 1;
+    }
+
+    pub(crate) fn emit_context(&mut self) -> EmitContext {
+        self.emitted += 1;
+        EmitContext {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            event_id: format!("00000000-0000-4000-8000-{:012x}", self.emitted),
+        }
+    }
+
+    fn new_workspace_id(&mut self) -> WorkspaceId {
+        loop {
+            let suffix: String = (0..9)
+                .map(|_| {
+                    let n = self.rng.random_range(0..36u32);
+                    char::from_digit(n, 36).unwrap_or('0')
+                })
+                .collect();
+            if let Ok(id) = WorkspaceId::new(format!("ws-{suffix}")) {
+                if !self.workspaces.contains_key(&id) {
+                    return id;
+                }
+            }
+        }
+    }
+
+    fn visible(&self, id: &WorkspaceId) -> Option<&SimWorkspace> {
+        self.workspaces.get(id).filter(|w| w.visible_at <= self.now)
+    }
+
+    fn describe_one(&self, id: &WorkspaceId) -> Option<WorkspaceDescription> {
+        // DescribeWorkspaces does not return tags: the caller reads them separately.
+        self.visible(id).map(|w| {
+            let mut spec = w.spec.clone();
+            spec.tags = Tags::default();
+            WorkspaceDescription { id: id.clone(), state: w.state, spec }
+        })
+    }
+
+    // ----- WorkSpaces API -----
+
+    fn check_batch(operation: &'static str, n: usize) -> PortResult<()> {
+        if n == 0 || n > 25 {
+            return Err(PortError::new(ErrorKind::Rejected, operation, format!("{n} items; 1 to 25 allowed")));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn api_describe(&mut self, ids: &[WorkspaceId]) -> PortResult<Vec<WorkspaceDescription>> {
+        self.count_call("DescribeWorkspaces");
+        Self::check_batch("DescribeWorkspaces", ids.len())?;
+        Ok(ids.iter().filter_map(|id| self.describe_one(id)).collect())
+    }
+
+    pub(crate) fn api_describe_all(&mut self) -> PortResult<Vec<WorkspaceDescription>> {
+        let ids: Vec<WorkspaceId> = self.workspaces.keys().filter(|id| self.visible(id).is_some()).cloned().collect();
+        for _ in 0..ids.len().div_ceil(25).max(1) {
+            self.count_call("DescribeWorkspaces");
+        }
+        Ok(ids.iter().filter_map(|id| self.describe_one(id)).collect())
+    }
+
+    pub(crate) fn api_describe_desk(&mut self, desk: &DeskKey) -> PortResult<Option<WorkspaceDescription>> {
+        self.count_call("DescribeWorkspaces");
+        let id = self
+            .workspaces
+            .iter()
+            .find(|(_, w)| w.spec.desk() == *desk && w.visible_at <= self.now)
+            .map(|(id, _)| id.clone());
+        Ok(id.and_then(|id| self.describe_one(&id)))
+    }
+
+    pub(crate) fn api_connection_status(&mut self, ids: &[WorkspaceId]) -> PortResult<Vec<ConnectionObservation>> {
+        self.count_call("DescribeWorkspacesConnectionStatus");
+        Self::check_batch("DescribeWorkspacesConnectionStatus", ids.len())?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let w = self.visible(id)?;
+                let desk = self.desk_of(&w.spec.desk()).map(|i| &self.desks[i]);
+                let connected = desk.is_some_and(|d| d.connected && d.current.as_ref() == Some(id));
+                let state = if connected {
+                    ConnectionState::Connected
+                } else if matches!(w.state, WorkspaceState::Stopped | WorkspaceState::Pending) {
+                    ConnectionState::Unknown
+                } else {
+                    ConnectionState::Disconnected
+                };
+                Some(ConnectionObservation {
+                    id: id.clone(),
+                    state,
+                    checked_at: Some(self.now),
+                    last_user_connection: w.last_user_connection,
+                })
+            })
+            .collect())
+    }
+
+    pub(crate) fn api_tags(&mut self, id: &WorkspaceId) -> PortResult<Tags> {
+        self.count_call("DescribeTags");
+        match self.visible(id) {
+            Some(w) => Ok(w.spec.tags.clone()),
+            None => Err(PortError::new(ErrorKind::Rejected, "DescribeTags", format!("ResourceNotFound: {id}"))),
+        }
+    }
+
+    pub(crate) fn api_terminate(&mut self, ids: &[WorkspaceId]) -> PortResult<Vec<FailedItem<WorkspaceId>>> {
+        self.count_call("TerminateWorkspaces");
+        Self::check_batch("TerminateWorkspaces", ids.len())?;
+        let mut failed = Vec::new();
+        let mut accepted = Vec::new();
+        for id in ids {
+            let Some(w) = self.workspaces.get(id) else {
+                failed.push(FailedItem {
+                    key: id.clone(),
+                    code: "ResourceNotFound".into(),
+                    message: format!("{id} not found"),
+                });
+                continue;
+            };
+            match w.state {
+                WorkspaceState::Terminating | WorkspaceState::Terminated => accepted.push(id.clone()),
+                WorkspaceState::Suspended => failed.push(FailedItem {
+                    key: id.clone(),
+                    code: "InvalidResourceState".into(),
+                    message: "cannot terminate a SUSPENDED WorkSpace".into(),
+                }),
+                _ => {
+                    let override_ =
+                        self.desk_of(&w.spec.desk()).and_then(|i| self.scenario.desks[i].terminate_override);
+                    self.check_terminate(id);
+                    let took = override_.unwrap_or_else(|| self.scenario.timings.terminate.sample(&mut self.rng));
+                    if let Some(w) = self.workspaces.get_mut(id) {
+                        w.state = WorkspaceState::Terminating;
+                    }
+                    self.schedule_in(took, Due::TerminateDone(id.clone()));
+                    let by = self.caller;
+                    self.note_for_ws(id, EntryKind::TerminateCalled { by });
+                    accepted.push(id.clone());
+                }
+            }
+        }
+        if !accepted.is_empty() {
+            let ctx = self.emit_context();
+            let event = events::cloudtrail_terminate_workspaces(&ctx, self.now, &accepted);
+            let delay = self.scenario.timings.cloudtrail_delay.sample(&mut self.rng);
+            self.schedule_in(delay, Due::Deliver(Function::AlarmDelete, event));
+        }
+        Ok(failed)
+    }
+
+    /// S1 and S2 at the moment a policy terminates; remembers the spec for S3 and L1.
+    fn check_terminate(&mut self, id: &WorkspaceId) {
+        let Some(w) = self.workspaces.get(id) else { return };
+        let spec = w.spec.clone();
+        let user = spec.user_name.to_string();
+        if self.caller == Actor::Admin {
+            if let Some(i) = self.desk_of(&spec.desk()) {
+                self.desks[i].retired = true;
+            }
+            return;
+        }
+        let grace = self.scenario.config.grace;
+        if !self.scenario.config.selector.matches(&spec) {
+            self.violation("S2", user.clone(), Some(id.clone()), "terminated a WorkSpace outside the selector".into());
+        }
+        if let Some(i) = self.desk_of(&spec.desk()) {
+            let desk = &self.desks[i];
+            if desk.connected && desk.current.as_ref() == Some(id) {
+                self.violation("S1", user, Some(id.clone()), "terminated while the user was connected".into());
+            } else if desk.last_disconnect.is_some_and(|t| self.now < t + grace) {
+                self.violation(
+                    "S1",
+                    user,
+                    Some(id.clone()),
+                    "terminated within grace of the user's last session".into(),
+                );
+            }
+            let disconnected = self.desks[i].last_disconnect.unwrap_or(self.now);
+            self.desks[i].awaiting_rebuild = Some((spec, disconnected));
+        }
+    }
+
+    pub(crate) fn api_create(&mut self, specs: &[WorkspaceSpec]) -> PortResult<CreateAnswer> {
+        self.count_call("CreateWorkspaces");
+        Self::check_batch("CreateWorkspaces", specs.len())?;
+        let mut answer = CreateAnswer::default();
+        let mut pending = Vec::new();
+        for spec in specs {
+            let desk = spec.desk();
+            if self.workspaces.values().any(|w| w.spec.desk() == desk) {
+                answer.failed.push(FailedItem {
+                    key: desk,
+                    code: RESOURCE_EXISTS.into(),
+                    message: "The specified WorkSpace already exists for this user in this directory".into(),
+                });
+                continue;
+            }
+            let completes = self.check_create(spec);
+            let lag = self.scenario.timings.visibility_lag.sample(&mut self.rng);
+            let took = self.scenario.timings.create.sample(&mut self.rng);
+            let id = self.insert_workspace(spec, WorkspaceState::Pending, self.now + lag);
+            if let Some(w) = self.workspaces.get_mut(&id) {
+                w.completes_rebuild = completes.map(|(_, at)| at);
+            }
+            self.schedule_in(took, Due::Ready(id.clone()));
+            let by = self.caller;
+            self.note_for_ws(&id, EntryKind::Created { by, same_spec: completes.map(|(same, _)| same) });
+            pending.push((id.clone(), spec.clone()));
+            answer.pending.push((desk, id));
+        }
+        if !pending.is_empty() {
+            let ctx = self.emit_context();
+            let items: Vec<_> = pending
+                .iter()
+                .map(|(id, s)| (id.clone(), s.directory_id.clone(), s.user_name.to_string(), s.bundle_id.to_string()))
+                .collect();
+            let event = events::cloudtrail_create_workspaces(&ctx, self.now, &items, &[]);
+            let lost = self.caller == Actor::Admin
+                && pending
+                    .iter()
+                    .all(|(_, s)| self.desk_of(&s.desk()).is_some_and(|i| self.scenario.desks[i].lose_create_event));
+            if !lost {
+                let delay = self.scenario.timings.cloudtrail_delay.sample(&mut self.rng);
+                self.schedule_in(delay, Due::Deliver(Function::AlarmCreate, event));
+            }
+        }
+        Ok(answer)
+    }
+
+    /// Puts a WorkSpace into the service and makes it its desk's current one.
+    fn insert_workspace(&mut self, spec: &WorkspaceSpec, state: WorkspaceState, visible_at: Timestamp) -> WorkspaceId {
+        let id = self.new_workspace_id();
+        let workspace = SimWorkspace {
+            spec: spec.clone(),
+            state,
+            visible_at,
+            used: false,
+            last_user_connection: None,
+            connections: Vec::new(),
+            disconnects: Vec::new(),
+            completes_rebuild: None,
+        };
+        self.workspaces.insert(id.clone(), workspace);
+        if let Some(i) = self.desk_of(&spec.desk()) {
+            self.desks[i].current = Some(id.clone());
+        }
+        id
+    }
+
+    /// An AVAILABLE WorkSpace that existed before blankslate was deployed: no CloudTrail
+    /// event will ever announce it, so only a sweep can find it.
+    pub(crate) fn insert_existing(&mut self, desk: usize) {
+        let spec = self.scenario.desks[desk].spec.clone();
+        let id = self.insert_workspace(&spec, WorkspaceState::Available, self.now);
+        self.note_for_ws(&id, EntryKind::Available);
+    }
+
+    /// S2/S3 for a policy's create; returns (same spec?, disconnect time) for a re-create.
+    fn check_create(&mut self, spec: &WorkspaceSpec) -> Option<(bool, Timestamp)> {
+        if self.caller == Actor::Admin {
+            return None;
+        }
+        let user = spec.user_name.to_string();
+        let Some(i) = self.desk_of(&spec.desk()) else {
+            self.violation("S2", user, None, "created a WorkSpace for a desk that is not in the fleet".into());
+            return None;
+        };
+        if self.desks[i].retired {
+            self.violation("S2", user.clone(), None, "re-created a desktop the admin had terminated".into());
+        }
+        match self.desks[i].awaiting_rebuild.take() {
+            Some((old, disconnected)) => {
+                let same = old == *spec;
+                if !same {
+                    self.violation("S3", user, None, describe_difference(&old, spec));
+                }
+                Some((same, disconnected))
+            }
+            None => {
+                self.violation("S4", user, None, "created a WorkSpace for a desk that was not being rebuilt".into());
+                None
+            }
+        }
+    }
+
+    // ----- CloudWatch -----
+
+    pub(crate) fn api_put_alarm(&mut self, id: &WorkspaceId) -> PortResult<()> {
+        self.count_call("PutMetricAlarm");
+        if self.alarms.insert(id.clone(), false).is_none() {
+            self.note_for_ws(id, EntryKind::AlarmArmed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn api_delete_alarms(&mut self, ids: &[WorkspaceId]) -> PortResult<()> {
+        self.count_call("DeleteAlarms");
+        if ids.len() > 100 {
+            return Err(PortError::new(ErrorKind::Rejected, "DeleteAlarms", "at most 100 alarm names"));
+        }
+        for id in ids {
+            if self.alarms.remove(id).is_some() {
+                self.note_for_ws(id, EntryKind::AlarmDeleted);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn api_list_alarms(&mut self) -> PortResult<Vec<WorkspaceId>> {
+        for _ in 0..self.alarms.len().div_ceil(100).max(1) {
+            self.count_call("DescribeAlarms");
+        }
+        Ok(self.alarms.keys().cloned().collect())
+    }
+
+    /// CloudWatch evaluates `id`'s alarm over the last complete minute, as far as its
+    /// datapoints are published (`metric_delay`). Missing data is not breaching.
+    pub(crate) fn evaluate_alarm(&mut self, id: &WorkspaceId) {
+        let Some(&in_alarm) = self.alarms.get(id) else { return };
+        let delay = self.scenario.timings.metric_delay;
+        let window_end = self.now - delay;
+        let window_start = window_end - Duration::from_secs(60);
+        let breaching =
+            self.workspaces.get(id).is_some_and(|w| w.disconnects.iter().any(|&t| t >= window_start && t < window_end));
+        if breaching && !in_alarm {
+            self.alarms.insert(id.clone(), true);
+            self.note_for_ws(id, EntryKind::AlarmFired);
+            let ctx = self.emit_context();
+            let message = events::alarm_message(&alarm_name(id), id, "ALARM", "OK", self.now, &ctx);
+            let topic = format!("arn:aws:sns:{}:{}:Workspace_Disconnected_Topic", ctx.region, ctx.account);
+            let event = events::sns_event(&ctx, &topic, &[(ctx.event_id.clone(), message, self.now)]);
+            self.schedule_in(Duration::from_secs(1), Due::Deliver(Function::TermRebuild, event));
+        } else if !breaching && in_alarm {
+            self.alarms.insert(id.clone(), false);
+        }
+        if breaching {
+            self.schedule_in(Duration::from_secs(60), Due::AlarmEval(id.clone()));
+        }
+    }
+
+    /// Sum of ConnectionSuccess datapoints for `id` published in `[from, now]`.
+    pub(crate) fn connection_successes(&mut self, id: &WorkspaceId, from: Timestamp) -> usize {
+        self.count_call("GetMetricStatistics");
+        let published_before = self.now - self.scenario.timings.metric_delay;
+        self.workspaces
+            .get(id)
+            .map_or(0, |w| w.connections.iter().filter(|&&t| t >= from && t <= published_before).count())
+    }
+
+    // ----- the journal table -----
+
+    pub(crate) fn journal_list(&mut self) -> Vec<Record> {
+        self.count_call("Journal.Scan");
+        self.journal.values().cloned().collect()
+    }
+
+    pub(crate) fn journal_get(&mut self, desk: &DeskKey) -> Option<Record> {
+        self.count_call("Journal.GetItem");
+        self.journal.get(desk).cloned()
+    }
+
+    pub(crate) fn journal_find(&mut self, id: &WorkspaceId) -> Option<Record> {
+        self.count_call("Journal.Query");
+        self.journal_by_ws.get(id).and_then(|d| self.journal.get(d)).cloned()
+    }
+
+    pub(crate) fn journal_write(&mut self, write: &Write) -> PortResult<Option<Record>> {
+        self.count_call("Journal.PutItem");
+        let record = write.record();
+        let stored_version = self.journal.get(&record.desk).map(|r| r.version);
+        let expected = match write {
+            Write::Insert(_) => None,
+            Write::Update(r) | Write::Delete(r) => Some(r.version),
+        };
+        if stored_version != expected {
+            return Err(PortError::new(
+                ErrorKind::Conflict,
+                "PutItem",
+                format!("{} changed concurrently", record.desk),
+            ));
+        }
+        let old = self.journal.get(&record.desk).cloned();
+        if let Some(id) = old.as_ref().and_then(|r| r.workspace_id()) {
+            self.journal_by_ws.remove(id);
+        }
+        let stored = match write {
+            Write::Delete(_) => {
+                self.journal.remove(&record.desk);
+                None
+            }
+            Write::Insert(r) | Write::Update(r) => {
+                let mut r = r.clone();
+                r.version += 1;
+                if let Some(id) = r.workspace_id() {
+                    self.journal_by_ws.insert(id.clone(), r.desk.clone());
+                }
+                self.journal.insert(r.desk.clone(), r.clone());
+                Some(r)
+            }
+        };
+        self.note_journal_change(old.as_ref(), stored.as_ref());
+        Ok(stored)
+    }
+
+    /// Timeline entries for the journal transitions people care about.
+    fn note_journal_change(&mut self, old: Option<&Record>, new: Option<&Record>) {
+        let grace = self.scenario.config.grace;
+        let (user, ws) = match (old, new) {
+            (_, Some(r)) | (Some(r), None) => (r.desk.user_name.to_string(), r.workspace_id().cloned()),
+            (None, None) => return,
+        };
+        let kind = match (old.map(|r| &r.phase), new.map(|r| &r.phase)) {
+            (None, Some(_)) => EntryKind::Enrolled,
+            (Some(_), None) => EntryKind::Released,
+            (Some(Phase::Active { .. }), Some(Phase::Disconnected { at, .. })) => {
+                EntryKind::GraceStarted { until: *at + grace }
+            }
+            (Some(Phase::Disconnected { .. } | Phase::Terminating { .. }), Some(Phase::Active { .. })) => {
+                EntryKind::Kept
+            }
+            _ => return,
+        };
+        self.record(user, ws, kind);
+    }
+
+    pub(crate) fn publish_notice(&mut self, notice: &Notice) {
+        self.count_call("SNS.Publish");
+        let user = notice.desk.user_name.to_string();
+        self.record(user, None, EntryKind::Notice(notice.subject.clone()));
+        self.notices.push(notice.clone());
+    }
+}
+
+fn describe_difference(old: &WorkspaceSpec, new: &WorkspaceSpec) -> String {
+    let mut lost = Vec::new();
+    if old.encryption != new.encryption {
+        lost.push("volume encryption");
+    }
+    if old.tags != new.tags {
+        lost.push("tags");
+    }
+    if old.properties != new.properties {
+        lost.push("properties");
+    }
+    if old.bundle_id != new.bundle_id {
+        lost.push("bundle");
+    }
+    if old.workspace_name != new.workspace_name {
+        lost.push("name");
+    }
+    format!("re-created without the original {}", lost.join(", "))
+}
