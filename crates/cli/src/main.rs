@@ -27,7 +27,14 @@ enum Command {
     /// Runs a small fleet through a simulated working day (no AWS account needed) and
     /// compares the outcome with the seed's algorithm on the same day.
     Demo(demo::Args),
+    /// Prints the CloudFormation template, for deploying with your own pipeline
+    /// (`aws cloudformation deploy`, SAM, CDK include).
+    Template,
 }
+
+/// The CloudFormation template, built into the binary so the printed template always
+/// matches the functions of this version.
+const TEMPLATE: &str = include_str!("../../../deploy/blankslate.yaml");
 
 /// What a command that ran to the end found.
 pub enum Finding {
@@ -42,6 +49,7 @@ fn main() -> ExitCode {
     let mut out = io::stdout().lock();
     let result = match &cli.command {
         Command::Demo(args) => demo::run(args, &mut out),
+        Command::Template => out.write_all(TEMPLATE.as_bytes()).map(|()| Finding::Clean).map_err(Into::into),
     };
     let result = result.and_then(|finding| {
         out.flush()?;

@@ -120,3 +120,106 @@ mod tests {
         }
     }
 }
+
+/// The names under which a deployment passes its configuration (Lambda environment
+/// variables, template parameters). One list, so the functions, the template and
+/// `blankslate deploy` cannot drift apart.
+pub mod settings {
+    /// The opt-in selector, e.g. `tag:blankslate` (required).
+    pub const SELECTOR: &str = "BLANKSLATE_SELECTOR";
+    /// Grace period in minutes (default 10).
+    pub const GRACE_MINUTES: &str = "BLANKSLATE_GRACE_MINUTES";
+    /// Reconcile period in seconds (default 60).
+    pub const RECONCILE_SECONDS: &str = "BLANKSLATE_RECONCILE_SECONDS";
+    /// Sweep period in minutes (default 15).
+    pub const SWEEP_MINUTES: &str = "BLANKSLATE_SWEEP_MINUTES";
+    /// `per-workspace` (default) or `off`.
+    pub const ALARM_MODE: &str = "BLANKSLATE_ALARM_MODE";
+    /// Items per Create/Terminate call (default 25).
+    pub const BATCH_SIZE: &str = "BLANKSLATE_BATCH_SIZE";
+    /// Most rebuilds at once (default 500).
+    pub const MAX_IN_FLIGHT: &str = "BLANKSLATE_MAX_IN_FLIGHT";
+}
+
+fn setting<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ValidationError> {
+    match get(name) {
+        None => Ok(default),
+        Some(text) => {
+            text.trim().parse().map_err(|_| ValidationError::new(name, &text, "is not a valid number or value"))
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the configuration from named settings (`get` is typically
+    /// `std::env::var`), defaults for what is absent. The error names the setting.
+    pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Result<Self, ValidationError> {
+        let selector_text = get(settings::SELECTOR)
+            .ok_or_else(|| ValidationError::new(settings::SELECTOR, "", "is required: it names what is managed"))?;
+        let selector: Selector = selector_text.parse()?;
+        let defaults = Config::new(selector);
+        let alarm_mode = match get(settings::ALARM_MODE).as_deref().map(str::trim) {
+            None | Some("per-workspace") => AlarmMode::PerWorkspace,
+            Some("off") => AlarmMode::Off,
+            Some(other) => {
+                return Err(ValidationError::new(settings::ALARM_MODE, other, "expected per-workspace or off"))
+            }
+        };
+        Config {
+            grace: Duration::from_secs(60 * setting(&get, settings::GRACE_MINUTES, defaults.grace.as_secs() / 60)?),
+            reconcile_period: Duration::from_secs(setting(
+                &get,
+                settings::RECONCILE_SECONDS,
+                defaults.reconcile_period.as_secs(),
+            )?),
+            sweep_period: Duration::from_secs(
+                60 * setting(&get, settings::SWEEP_MINUTES, defaults.sweep_period.as_secs() / 60)?,
+            ),
+            batch_size: setting(&get, settings::BATCH_SIZE, defaults.batch_size)?,
+            max_in_flight_rebuilds: setting(&get, settings::MAX_IN_FLIGHT, defaults.max_in_flight_rebuilds)?,
+            alarm_mode,
+            ..defaults
+        }
+        .validate()
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ValidationError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_settings(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn settings_have_defaults_and_name_what_is_wrong() {
+        let c = from(&[("BLANKSLATE_SELECTOR", "tag:blankslate")]).unwrap();
+        assert_eq!(c, Config::new("tag:blankslate".parse().unwrap()));
+        let c = from(&[
+            ("BLANKSLATE_SELECTOR", "directory:d-9067083b4b"),
+            ("BLANKSLATE_GRACE_MINUTES", "2"),
+            ("BLANKSLATE_RECONCILE_SECONDS", "20"),
+            ("BLANKSLATE_SWEEP_MINUTES", "1"),
+            ("BLANKSLATE_ALARM_MODE", "off"),
+        ])
+        .unwrap();
+        assert_eq!((c.grace.as_secs(), c.reconcile_period.as_secs(), c.alarm_mode), (120, 20, AlarmMode::Off));
+        for (pairs, field) in [
+            (&[][..], "BLANKSLATE_SELECTOR"),
+            (&[("BLANKSLATE_SELECTOR", "everything")][..], "selector"),
+            (&[("BLANKSLATE_SELECTOR", "all"), ("BLANKSLATE_GRACE_MINUTES", "ten")][..], "BLANKSLATE_GRACE_MINUTES"),
+            (&[("BLANKSLATE_SELECTOR", "all"), ("BLANKSLATE_GRACE_MINUTES", "0")][..], "grace period"),
+            (&[("BLANKSLATE_SELECTOR", "all"), ("BLANKSLATE_ALARM_MODE", "sometimes")][..], "BLANKSLATE_ALARM_MODE"),
+            (&[("BLANKSLATE_SELECTOR", "all"), ("BLANKSLATE_BATCH_SIZE", "30")][..], "batch size"),
+        ] {
+            assert_eq!(from(pairs).unwrap_err().field, field, "{pairs:?}");
+        }
+    }
+}

@@ -212,11 +212,7 @@ pub fn plan_reads(now: Timestamp, config: &Config, records: &[Record], sweep: bo
 
 /// The reconciler's decision for this tick.
 pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observations) -> Decision {
-    let mut decision = Decision::default();
     let mut in_flight = records.iter().filter(|r| r.phase.is_rebuilding()).count();
-    let mut wake = |t: Timestamp| {
-        decision.next_wakeup = Some(decision.next_wakeup.map_or(t, |w: Timestamp| w.min(t)));
-    };
 
     // Oldest disconnects first, so the in-flight cap serves users in arrival order.
     let mut order: Vec<&Record> = records.iter().collect();
@@ -230,17 +226,12 @@ pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observa
         let step = match &record.phase {
             Phase::Active { workspace_id } => decide_active(now, config, record, workspace_id, obs),
             Phase::Disconnected { workspace_id, at } => {
-                wake(*at + config.grace);
                 decide_disconnected(now, config, record, workspace_id, *at, obs, &mut in_flight)
             }
             Phase::Terminating { workspace_id, disconnected_at, requested_at, .. } => {
-                wake(*requested_at + config.terminate_retry_after);
                 decide_terminating(now, config, record, workspace_id, *disconnected_at, *requested_at, obs)
             }
-            Phase::Creating { retry_at, .. } => {
-                wake(*retry_at);
-                decide_creating(now, config, record, obs)
-            }
+            Phase::Creating { .. } => decide_creating(now, config, record, obs),
         };
         steps.extend(step);
     }
@@ -251,8 +242,27 @@ pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observa
     if let Some(alarms) = &obs.alarms {
         steps.extend(repair_alarms(config, records, &steps, alarms));
     }
-    decision.steps = steps;
-    decision
+    Decision { next_wakeup: next_wakeup(config, records, &steps), steps }
+}
+
+/// The earliest time-driven change once this tick's writes are stored.
+fn next_wakeup(config: &Config, records: &[Record], steps: &[Step]) -> Option<Timestamp> {
+    let written: BTreeMap<&DeskKey, Option<&Record>> = steps
+        .iter()
+        .filter_map(|s| s.write.as_ref())
+        .map(|w| (&w.record().desk, if matches!(w, Write::Delete(_)) { None } else { Some(w.record()) }))
+        .collect();
+    let after = records.iter().filter_map(|r| written.get(&r.desk).copied().unwrap_or(Some(r)));
+    let inserted = written.values().flatten().filter(|r| !records.iter().any(|old| old.desk == r.desk)).copied();
+    after
+        .chain(inserted)
+        .filter_map(|r| match &r.phase {
+            Phase::Active { .. } => None,
+            Phase::Disconnected { at, .. } => Some(*at + config.grace),
+            Phase::Terminating { requested_at, .. } => Some(*requested_at + config.terminate_retry_after),
+            Phase::Creating { retry_at, .. } => Some(*retry_at),
+        })
+        .min()
 }
 
 /// Drops a desk from management: its record and its alarm. Never touches the WorkSpace.

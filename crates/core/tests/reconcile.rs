@@ -1680,6 +1680,18 @@ fn next_wakeup_is_the_earliest_pending_deadline() {
     }
 }
 
+#[test]
+fn next_wakeup_accounts_for_this_ticks_writes() {
+    // bob is due at 10 and terminated now: the next deadline is his retry check (10 + 3),
+    // not the grace deadline that has just passed.
+    let d = tick(10, &[desk("bob").disconnected(0)], &due_bob(S::Available, C::Disconnected, None));
+    assert_eq!(show(&d), strings(&[TERM_BOB]));
+    assert_eq!(d.next_wakeup, Some(t(13)));
+    // A released desk has no deadline left.
+    let d = tick(10, &[desk("bob").disconnected(0)], &obs().gone("bob"));
+    assert_eq!(d.next_wakeup, None, "{:?}", show(&d));
+}
+
 // ---------------------------------------------------------------------------------------
 // Idempotence: deciding again on the same observations repeats nothing destructive
 // ---------------------------------------------------------------------------------------

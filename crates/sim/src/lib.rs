@@ -13,11 +13,18 @@
 //! a seed replay a run exactly. Every API call a policy makes is checked against the
 //! invariants when it is made (S1, S2, S3); the rest are checked at the end (S4, L1,
 //! alarms, journal).
+//!
+//! The same model has a second face for the WorkSpaces emulator (`crates/emulator`):
+//! [`World::open`] gives an account with no fleet whose clock the caller moves to the
+//! wall clock ([`World::advance_to`]), whose fleet grows with every create, and whose
+//! events and session datapoints leave it as [`Output`]s for real functions and a real
+//! CloudWatch.
 
 #![deny(missing_docs)]
 
 mod aws;
 pub mod metrics;
+mod open;
 mod run;
 pub mod scenario;
 pub mod scenarios;
@@ -26,5 +33,6 @@ pub mod timeline;
 mod world;
 
 pub use aws::SimAws;
+pub use open::{Metric, Output, SessionError, TagError, WorkspaceView};
 pub use run::{run, run_inline, HeldEvent, Outcome, Policy, Simulation};
 pub use world::{Function, Violation, World};

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use blankslate_core::config::AlarmMode;
 use blankslate_core::events;
+use blankslate_core::ids::WorkspaceId;
 use blankslate_core::journal::Phase;
 use blankslate_core::observe::WorkspaceState;
 use blankslate_core::Timestamp;
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use crate::aws::SimAws;
 use crate::metrics::{Metrics, LAMBDA_GB};
+use crate::open::Metric;
 use crate::scenario::Scenario;
 use crate::seed_policy::SeedFunctions;
 use crate::timeline::{Actor, Entry, EntryKind};
@@ -237,7 +239,7 @@ fn setup(world: &mut World, policy: Policy) {
 
 impl World {
     /// Users, WorkSpaces and CloudWatch reacting to the clock.
-    fn advance(&mut self, due: Due, policy: Policy) {
+    pub(crate) fn advance(&mut self, due: Due, policy: Policy) {
         match due {
             Due::Ready(id) => self.ready(&id),
             Due::TerminateDone(id) => {
@@ -263,7 +265,7 @@ impl World {
         }
     }
 
-    fn ready(&mut self, id: &blankslate_core::ids::WorkspaceId) {
+    fn ready(&mut self, id: &WorkspaceId) {
         let Some(w) = self.workspaces.get_mut(id) else { return };
         if w.state != WorkspaceState::Pending {
             return;
@@ -279,7 +281,7 @@ impl World {
         }
     }
 
-    fn remove(&mut self, id: &blankslate_core::ids::WorkspaceId) {
+    fn remove(&mut self, id: &WorkspaceId) {
         let Some(w) = self.workspaces.remove(id) else { return };
         if let Some(i) = self.desk_of(&w.spec.desk()) {
             if self.desks[i].current.as_ref() == Some(id) {
@@ -310,18 +312,30 @@ impl World {
             return;
         };
         let now = self.now;
-        let desk = &mut self.desks[i];
-        if let Some(since) = desk.waiting_since.take() {
+        if let Some(since) = self.desks[i].waiting_since.take() {
             self.metrics.waits += 1;
             self.metrics.wait_total += now.since(since);
         }
+        let generation = self.begin_session(i, &id);
+        self.schedule_in(session.length, Due::UserLeaves(i, generation));
+        if policy == Policy::Blankslate {
+            // The seed has no rule for WorkSpaces' login events.
+            self.announce_login(&id);
+        }
+    }
+
+    /// The user of desk `i` connects to `id` now: the session, the ConnectionSuccess
+    /// datapoint and the timeline entry. Returns the session's generation.
+    pub(crate) fn begin_session(&mut self, i: usize, id: &WorkspaceId) -> u64 {
+        let now = self.now;
+        let desk = &mut self.desks[i];
         desk.connected = true;
         desk.generation += 1;
         desk.next_session += 1;
         let generation = desk.generation;
-        let directory = desk.key.directory_id.clone();
-        let fresh = self.workspaces.get(&id).is_some_and(|w| !w.used);
-        if let Some(w) = self.workspaces.get_mut(&id) {
+        let user = desk.key.user_name.to_string();
+        let fresh = self.workspaces.get(id).is_some_and(|w| !w.used);
+        if let Some(w) = self.workspaces.get_mut(id) {
             w.used = true;
             w.last_user_connection = Some(now);
             w.connections.push(now);
@@ -333,14 +347,18 @@ impl World {
             self.metrics.used_sessions += 1;
         }
         self.record(user, Some(id.clone()), EntryKind::Connected { fresh });
-        self.schedule_in(session.length, Due::UserLeaves(i, generation));
-        if policy == Policy::Blankslate {
-            // The seed has no rule for WorkSpaces' login events.
-            let ctx = self.emit_context();
-            let event = events::workspaces_access_login(&ctx, now, &id, &directory);
-            let delay = self.scenario.timings.login_event_delay.sample(&mut self.rng);
-            self.schedule_in(delay, Due::Deliver(Function::TermRebuild, event));
-        }
+        self.emit_metric(id, Metric::ConnectionSuccess);
+        generation
+    }
+
+    /// WorkSpaces' "WorkSpaces Access" event for a login to `id` now, on its way to the
+    /// rebuild function after the login event delay.
+    pub(crate) fn announce_login(&mut self, id: &WorkspaceId) {
+        let Some(directory) = self.workspaces.get(id).map(|w| w.spec.directory_id.clone()) else { return };
+        let ctx = self.emit_context();
+        let event = events::workspaces_access_login(&ctx, self.now, id, &directory);
+        let delay = self.scenario.timings.login_event_delay.sample(&mut self.rng);
+        self.schedule_in(delay, Due::Deliver(Function::TermRebuild, event));
     }
 
     pub(crate) fn user_leaves(&mut self, i: usize, generation: u64) {
@@ -358,6 +376,7 @@ impl World {
             if let Some(w) = self.workspaces.get_mut(id) {
                 w.disconnects.push(now);
             }
+            self.emit_metric(id, Metric::SessionDisconnect);
             // CloudWatch evaluates at the first minute boundary whose window holds the datapoint.
             let published = now + self.scenario.timings.metric_delay;
             let minute = 60_000;

@@ -72,6 +72,9 @@ pub(crate) struct SimWorkspace {
     pub disconnects: Vec<Timestamp>,
     /// The policy's rebuild this WorkSpace completes: (disconnect time).
     pub completes_rebuild: Option<Timestamp>,
+    /// How long terminating this WorkSpace takes, overriding its desk's and the fleet's
+    /// timing (set by the wall-clock face for slow-termination tests).
+    pub terminate_after: Option<Duration>,
 }
 
 /// A simulated user's desk.
@@ -126,6 +129,12 @@ pub struct World {
     /// Notices published to the admin topic.
     pub notices: Vec<Notice>,
     emitted: u64,
+    /// The wall-clock face's account: the fleet grows with every CreateWorkspaces for a
+    /// new user and the model reports what leaves it (see [`World::open`]).
+    pub(crate) open: bool,
+    /// What left the model for the outside world since the last `take_outputs` (only
+    /// filled in an open world; a simulation keeps everything inside).
+    pub(crate) outbox: Vec<crate::open::Output>,
 }
 
 impl World {
@@ -164,6 +173,8 @@ impl World {
             metrics: Metrics::default(),
             notices: Vec::new(),
             emitted: 0,
+            open: false,
+            outbox: Vec::new(),
         }
     }
 
@@ -234,6 +245,10 @@ impl World {
 
     pub(crate) fn desk_of(&self, key: &DeskKey) -> Option<usize> {
         self.desk_index.get(key).copied()
+    }
+
+    pub(crate) fn index_desk(&mut self, key: DeskKey, i: usize) {
+        self.desk_index.insert(key, i);
     }
 
     fn count_call(&mut self, operation: &'static str) {
@@ -314,27 +329,29 @@ impl World {
     pub(crate) fn api_connection_status(&mut self, ids: &[WorkspaceId]) -> PortResult<Vec<ConnectionObservation>> {
         self.count_call("DescribeWorkspacesConnectionStatus");
         Self::check_batch("DescribeWorkspacesConnectionStatus", ids.len())?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| {
-                let w = self.visible(id)?;
-                let desk = self.desk_of(&w.spec.desk()).map(|i| &self.desks[i]);
-                let connected = desk.is_some_and(|d| d.connected && d.current.as_ref() == Some(id));
-                let state = if connected {
-                    ConnectionState::Connected
-                } else if matches!(w.state, WorkspaceState::Stopped | WorkspaceState::Pending) {
-                    ConnectionState::Unknown
-                } else {
-                    ConnectionState::Disconnected
-                };
-                Some(ConnectionObservation {
-                    id: id.clone(),
-                    state,
-                    checked_at: Some(self.now),
-                    last_user_connection: w.last_user_connection,
-                })
-            })
-            .collect())
+        Ok(ids.iter().filter_map(|id| self.connection_of(id)).collect())
+    }
+
+    /// The connection state of a visible WorkSpace, as DescribeWorkspacesConnectionStatus
+    /// reports it: CONNECTED while its desk's user is on it, UNKNOWN while it is stopped
+    /// or still being created, DISCONNECTED otherwise.
+    pub(crate) fn connection_of(&self, id: &WorkspaceId) -> Option<ConnectionObservation> {
+        let w = self.visible(id)?;
+        let desk = self.desk_of(&w.spec.desk()).map(|i| &self.desks[i]);
+        let connected = desk.is_some_and(|d| d.connected && d.current.as_ref() == Some(id));
+        let state = if connected {
+            ConnectionState::Connected
+        } else if matches!(w.state, WorkspaceState::Stopped | WorkspaceState::Pending) {
+            ConnectionState::Unknown
+        } else {
+            ConnectionState::Disconnected
+        };
+        Some(ConnectionObservation {
+            id: id.clone(),
+            state,
+            checked_at: Some(self.now),
+            last_user_connection: w.last_user_connection,
+        })
     }
 
     pub(crate) fn api_tags(&mut self, id: &WorkspaceId) -> PortResult<Tags> {
@@ -367,8 +384,12 @@ impl World {
                     message: "cannot terminate a SUSPENDED WorkSpace".into(),
                 }),
                 _ => {
-                    let override_ =
-                        self.desk_of(&w.spec.desk()).and_then(|i| self.scenario.desks[i].terminate_override);
+                    let override_ = w.terminate_after.or_else(|| {
+                        self.desk_of(&w.spec.desk()).and_then(|i| self.scenario.desks[i].terminate_override)
+                    });
+                    if self.open {
+                        self.end_session_on(id);
+                    }
                     self.check_terminate(id);
                     let took = override_.unwrap_or_else(|| self.scenario.timings.terminate.sample(&mut self.rng));
                     if let Some(w) = self.workspaces.get_mut(id) {
@@ -481,8 +502,12 @@ impl World {
             connections: Vec::new(),
             disconnects: Vec::new(),
             completes_rebuild: None,
+            terminate_after: None,
         };
         self.workspaces.insert(id.clone(), workspace);
+        if self.open && self.desk_of(&spec.desk()).is_none() {
+            self.add_desk(spec);
+        }
         if let Some(i) = self.desk_of(&spec.desk()) {
             self.desks[i].current = Some(id.clone());
         }

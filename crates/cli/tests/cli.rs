@@ -1,4 +1,4 @@
-//! `blankslate demo` as a user runs it: the process, its output and its exit code.
+//! The `blankslate` binary as a user runs it: the process, its output and its exit code.
 
 use std::process::{Command, Output};
 
@@ -48,4 +48,24 @@ fn a_bad_flag_is_a_usage_error_naming_the_flag() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--seed") && err.contains("tomorrow"), "{err}");
+}
+
+#[test]
+fn template_prints_the_cloudformation_template() {
+    let out = blankslate(&["template"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text,
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/blankslate.yaml")).unwrap()
+    );
+    for resource in [
+        "Workspace_Alarm_Create",
+        "Workspace_Alarm_Del",
+        "Workspace_Term_Rebuild",
+        "CreateWorkspaces",
+        "TerminateWorkspaces",
+    ] {
+        assert!(text.contains(resource), "template lacks {resource}");
+    }
 }

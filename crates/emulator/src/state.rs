@@ -1,0 +1,83 @@
+//! The model on the wall clock: one `World` behind a lock, moved to "now" before anyone
+//! looks at it, and what it sends out handed to the side-effect queue.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use blankslate_core::Timestamp;
+use blankslate_sim::scenario::Timings;
+use blankslate_sim::World;
+
+use crate::effects::Effects;
+
+/// Everything a request handler needs.
+pub(crate) struct Shared {
+    world: Mutex<World>,
+    /// The wall-clock instant the emulator started, and the monotonic instant it maps to:
+    /// the model's time is the first plus the time elapsed since the second, so it never
+    /// goes back when the system clock is adjusted.
+    epoch: (Timestamp, Instant),
+    timings: Timings,
+    seed: u64,
+    resets: AtomicU64,
+    requests: AtomicU64,
+    pub(crate) effects: Effects,
+}
+
+impl Shared {
+    pub(crate) fn new(timings: Timings, seed: u64, effects: Effects) -> Self {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let start = Timestamp::from_millis(i64::try_from(wall).unwrap_or(i64::MAX));
+        Self {
+            world: Mutex::new(World::open(start, timings.clone(), seed)),
+            epoch: (start, Instant::now()),
+            timings,
+            seed,
+            resets: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            effects,
+        }
+    }
+
+    /// The wall clock, as the model's time.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.epoch.0 + self.epoch.1.elapsed()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, World> {
+        // A panic while holding the lock is a bug in the model; its state is still the
+        // best there is, and the emulator must keep answering.
+        self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` on the model at the current wall-clock time: first everything due by now
+    /// happens, then `f`, then whatever `f` made due at once (a zero delay) is released,
+    /// and everything the model sent out is queued for delivery, in order.
+    pub(crate) fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        let now = self.now();
+        let mut world = self.lock();
+        world.advance_to(now);
+        let result = f(&mut world);
+        world.advance_to(now);
+        let outputs = world.take_outputs();
+        // Queued under the lock, so concurrent requests cannot reorder the events.
+        self.effects.dispatch(outputs);
+        result
+    }
+
+    /// Replaces the model with an empty account (same timings; a new seed, so IDs from
+    /// before the reset are not handed out again).
+    pub(crate) fn reset(&self) {
+        let resets = self.resets.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = self.now();
+        *self.lock() = World::open(now, self.timings.clone(), self.seed.wrapping_add(resets));
+        self.effects.reset();
+    }
+
+    /// A request ID in the shape AWS uses (a UUID), unique within this emulator.
+    pub(crate) fn request_id(&self) -> String {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}-0000-4000-8000-{:012x}", self.seed as u32, n)
+    }
+}

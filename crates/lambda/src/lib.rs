@@ -1,0 +1,207 @@
+//! The Lambda shell of blankslate: reads its configuration from the environment once,
+//! builds the AWS SDK adapters once, and on each invocation hands the event, the ports
+//! and the wall clock to the function its configuration names.
+//!
+//! One bootstrap serves all four functions (`BLANKSLATE_FUNCTION` picks the role): one
+//! build and one zip instead of four identical ones, which halves what a 2-core build
+//! machine compiles and what a deploy uploads; the role is configuration, not code.
+//! Events arrive as plain JSON and are read by `blankslate_core::events`, whose errors
+//! name the JSON path that was wrong, for every shape one function can receive.
+
+#![deny(missing_docs)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use blankslate_aws::{AwsWorkspaces, CloudWatchAlarms, DynamoJournal, SnsNotifier};
+use blankslate_core::config::{AlarmMode, Config};
+use blankslate_core::reconcile::Notice;
+use blankslate_core::{Timestamp, ValidationError};
+use blankslate_handlers::ports::{Notifier, PortResult, Ports};
+use blankslate_handlers::{self as handlers, Report};
+
+/// Environment variables of the shell itself (the decision settings are
+/// `blankslate_core::config::settings`).
+pub mod env {
+    /// Which function this is: `alarm-create`, `alarm-delete`, `term-rebuild` or `reconcile`.
+    pub const FUNCTION: &str = "BLANKSLATE_FUNCTION";
+    /// The DynamoDB journal table's name.
+    pub const JOURNAL_TABLE: &str = "BLANKSLATE_JOURNAL_TABLE";
+    /// The SNS topic the disconnect alarms publish to (required with per-WorkSpace alarms).
+    pub const ALARM_TOPIC_ARN: &str = "BLANKSLATE_ALARM_TOPIC_ARN";
+    /// The SNS topic for admin notifications (optional: without it notices are only logged).
+    pub const NOTIFY_TOPIC_ARN: &str = "BLANKSLATE_NOTIFY_TOPIC_ARN";
+}
+
+/// The seed's three functions and the reconciler.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Function {
+    /// `Workspace_Alarm_Create`.
+    AlarmCreate,
+    /// `Workspace_Alarm_Del`.
+    AlarmDelete,
+    /// `Workspace_Term_Rebuild`.
+    TermRebuild,
+    /// The scheduled reconciler.
+    Reconcile,
+}
+
+impl std::str::FromStr for Function {
+    type Err = ValidationError;
+    fn from_str(text: &str) -> Result<Self, ValidationError> {
+        match text.trim() {
+            "alarm-create" => Ok(Self::AlarmCreate),
+            "alarm-delete" => Ok(Self::AlarmDelete),
+            "term-rebuild" => Ok(Self::TermRebuild),
+            "reconcile" => Ok(Self::Reconcile),
+            other => Err(ValidationError::new(
+                env::FUNCTION,
+                other,
+                "expected alarm-create, alarm-delete, term-rebuild or reconcile",
+            )),
+        }
+    }
+}
+
+/// Where admin notices go: the SNS topic, or the log when none is configured.
+pub enum AdminNotifier {
+    /// Publish to SNS.
+    Sns(SnsNotifier),
+    /// Log only.
+    Log,
+}
+
+impl Notifier for AdminNotifier {
+    async fn notify(&self, notice: &Notice) -> PortResult<()> {
+        match self {
+            Self::Sns(sns) => sns.notify(notice).await,
+            Self::Log => {
+                tracing::warn!(desk = %notice.desk, subject = %notice.subject, "{}", notice.message);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A configuration problem found at cold start.
+#[derive(thiserror::Error)]
+#[error("blankslate cannot start: {0}")]
+pub struct ConfigError(#[from] ValidationError);
+
+/// `main` returning this error prints it with `Debug`: make that the readable message.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// Everything a warm function keeps between invocations.
+pub struct Shell {
+    function: Function,
+    config: Config,
+    workspaces: AwsWorkspaces,
+    alarms: CloudWatchAlarms,
+    journal: DynamoJournal,
+    notifier: AdminNotifier,
+}
+
+fn required(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ValidationError> {
+    get(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| ValidationError::new(name, "", "is required"))
+}
+
+impl Shell {
+    /// Reads the environment, validates it, and builds the SDK clients.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let sdk = blankslate_aws::load_sdk_config().await;
+        Self::new(&sdk, |name| std::env::var(name).ok())
+    }
+
+    /// Builds a shell from named settings (the environment, or a test's map).
+    pub fn new(sdk: &aws_config::SdkConfig, get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let function: Function = required(&get, env::FUNCTION)?.parse()?;
+        let config = Config::from_settings(&get)?;
+        let journal = DynamoJournal::new(sdk, required(&get, env::JOURNAL_TABLE)?);
+        let alarm_topic = match config.alarm_mode {
+            AlarmMode::PerWorkspace => required(&get, env::ALARM_TOPIC_ARN)?,
+            // Alarm-free: alarms are only ever listed and deleted, never put.
+            AlarmMode::Off => get(env::ALARM_TOPIC_ARN).unwrap_or_default(),
+        };
+        let notifier = match get(env::NOTIFY_TOPIC_ARN).filter(|v| !v.trim().is_empty()) {
+            Some(topic) => AdminNotifier::Sns(SnsNotifier::new(sdk, topic)),
+            None => AdminNotifier::Log,
+        };
+        tracing::info!(?function, selector = %config.selector, grace_s = config.grace.as_secs(), "configured");
+        Ok(Self {
+            function,
+            config,
+            workspaces: AwsWorkspaces::new(sdk),
+            alarms: CloudWatchAlarms::new(sdk, alarm_topic),
+            journal,
+            notifier,
+        })
+    }
+
+    /// Handles one invocation. A bad event or an unreachable journal fails the
+    /// invocation (so Lambda's error metrics and retries see it); per-item failures are
+    /// in the returned report and are retried by the reconciler.
+    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, lambda_runtime::Error> {
+        let now = wall_clock();
+        let ports = Ports {
+            workspaces: &self.workspaces,
+            alarms: &self.alarms,
+            journal: &self.journal,
+            notifier: &self.notifier,
+        };
+        let config = &self.config;
+        let report = match self.function {
+            Function::AlarmCreate => handlers::alarm_create(ports, config, now, &event).await?,
+            Function::AlarmDelete => handlers::alarm_delete(ports, config, now, &event).await?,
+            Function::TermRebuild => handlers::term_rebuild(ports, config, now, &event).await?,
+            Function::Reconcile => {
+                if let Ok(trigger) = serde_json::from_value::<EventBridgeEvent>(event) {
+                    tracing::debug!(id = ?trigger.id, time = ?trigger.time, "scheduled run");
+                }
+                handlers::reconcile(ports, config, now).await?
+            }
+        };
+        log_report(self.function, &report);
+        Ok(summary(&report))
+    }
+}
+
+/// The only clock read in blankslate's Lambda code.
+fn wall_clock() -> Timestamp {
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    Timestamp::from_millis(i64::try_from(millis).unwrap_or(i64::MAX))
+}
+
+fn log_report(function: Function, report: &Report) {
+    tracing::info!(
+        ?function,
+        writes = report.writes,
+        conflicts = report.conflicts,
+        terminated = report.terminated.len(),
+        created = report.created.len(),
+        alarms_put = report.alarms_put,
+        alarms_deleted = report.alarms_deleted,
+        errors = report.errors.len(),
+        "done"
+    );
+    for error in &report.errors {
+        tracing::warn!(%error, "will be retried");
+    }
+}
+
+fn summary(report: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "writes": report.writes,
+        "conflicts": report.conflicts,
+        "terminated": report.terminated,
+        "created": report.created.iter().map(|(desk, id)| serde_json::json!({"desk": desk.to_string(), "workspaceId": id})).collect::<Vec<_>>(),
+        "alarmsPut": report.alarms_put,
+        "alarmsDeleted": report.alarms_deleted,
+        "notices": report.notices,
+        "errors": report.errors,
+        "nextWakeup": report.next_wakeup.map(Timestamp::to_rfc3339),
+    })
+}

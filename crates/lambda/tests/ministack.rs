@@ -1,0 +1,206 @@
+//! The built bootstrap running as real Lambda functions (provided.al2023) in ministack,
+//! invoked with real-shaped events, reaching DynamoDB and CloudWatch in ministack and
+//! WorkSpaces in our emulator, all over HTTP on loopback.
+//!
+//! Needs ministack: `bash scripts/emulators start && source .emulators/env` (or run the
+//! whole suite with `bash scripts/test`).
+
+use std::io::Write;
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use blankslate_aws::{AwsWorkspaces, CloudWatchAlarms, DynamoJournal};
+use blankslate_core::events::{self, EmitContext};
+use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
+use blankslate_core::journal::Phase;
+use blankslate_core::spec::{Tags, WorkspaceSpec};
+use blankslate_core::Timestamp;
+use blankslate_handlers::ports::{Alarms, Journal, Workspaces};
+
+fn ministack() -> String {
+    std::env::var("BLANKSLATE_MINISTACK").unwrap_or_else(|_| {
+        panic!(
+            "BLANKSLATE_MINISTACK is not set: this test needs ministack. Start it with \
+             `bash scripts/emulators start && source .emulators/env`, or run `bash scripts/test`."
+        )
+    })
+}
+
+async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
+    // Uploading a debug bootstrap and starting it takes longer than production calls may.
+    let policy = blankslate_aws::Policy {
+        attempt_timeout: Duration::from_secs(120),
+        operation_timeout: Duration::from_secs(240),
+        ..blankslate_aws::Policy::default()
+    };
+    policy
+        .apply(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await
+}
+
+/// The bootstrap, zipped as Lambda wants it.
+fn bootstrap_zip() -> Vec<u8> {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_bootstrap")).expect("the bootstrap was built");
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o755);
+    zip.start_file("bootstrap", options).expect("zip entry");
+    zip.write_all(&binary).expect("zip write");
+    zip.finish().expect("zip finish").into_inner()
+}
+
+fn spec(user: &str, tags: &[(&str, &str)]) -> WorkspaceSpec {
+    let mut spec = WorkspaceSpec::new(
+        DirectoryId::new("d-9067083b4b").unwrap(),
+        UserName::new(user).unwrap(),
+        BundleId::new("wsb-clj85qzj1").unwrap(),
+    );
+    spec.tags = Tags::from_pairs(tags.iter().copied()).unwrap();
+    spec
+}
+
+struct Stack {
+    lambda: aws_sdk_lambda::Client,
+    env: Vec<(String, String)>,
+    zip: Vec<u8>,
+}
+
+impl Stack {
+    async fn function(&self, name: &str, role: &str) {
+        let mut vars: std::collections::HashMap<String, String> = self.env.iter().cloned().collect();
+        vars.insert("BLANKSLATE_FUNCTION".into(), role.into());
+        self.lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role("arn:aws:iam::000000000000:role/blankslate-functions")
+            .timeout(60)
+            .code(FunctionCode::builder().zip_file(Blob::new(self.zip.clone())).build())
+            .environment(Environment::builder().set_variables(Some(vars)).build())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateFunction {name}: {e:?}"));
+    }
+
+    /// Invokes synchronously; returns (function error?, payload).
+    async fn invoke(&self, name: &str, event: &serde_json::Value) -> (Option<String>, serde_json::Value) {
+        let out = self
+            .lambda
+            .invoke()
+            .function_name(name)
+            .payload(Blob::new(serde_json::to_vec(event).unwrap()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("Invoke {name}: {e:?}"));
+        let payload = out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+        let value = serde_json::from_slice(&payload).unwrap_or(serde_json::Value::Null);
+        (out.function_error().map(str::to_owned), value)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_functions_answer_real_invocations_in_ministack() {
+    let endpoint = ministack();
+    let emulator = blankslate_emulator::start(blankslate_emulator::Options::default()).await.expect("emulator starts");
+    let unique = format!("{}", std::process::id());
+    let aws = sdk(&endpoint).await;
+    let ws_sdk = sdk(&emulator.url()).await;
+
+    // The account: journal table, disconnect topic.
+    let table = format!("blankslate-journal-{unique}");
+    let journal = DynamoJournal::new(&aws, table.clone());
+    journal.create_table().await.expect("journal table");
+    let topic = aws_sdk_sns::Client::new(&aws)
+        .create_topic()
+        .name(format!("Workspace_Disconnected_Topic-{unique}"))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .expect("topic ARN")
+        .to_owned();
+
+    // Two WorkSpaces in the emulator: one opted in, one not.
+    let workspaces = AwsWorkspaces::new(&ws_sdk);
+    let created = workspaces
+        .create(&[spec("alice", &[("blankslate", "on")]), spec("erin", &[("team", "library")])])
+        .await
+        .expect("create in the emulator");
+    assert_eq!(created.pending.len(), 2, "{created:?}");
+    let id_of = |user: &str| -> WorkspaceId {
+        created.pending.iter().find(|(d, _)| d.user_name.as_str() == user).map(|(_, id)| id.clone()).unwrap()
+    };
+    let (alice, erin) = (id_of("alice"), id_of("erin"));
+
+    let stack = Stack {
+        lambda: aws_sdk_lambda::Client::new(&aws),
+        env: vec![
+            ("BLANKSLATE_SELECTOR".into(), "tag:blankslate".into()),
+            ("BLANKSLATE_JOURNAL_TABLE".into(), table.clone()),
+            ("BLANKSLATE_ALARM_TOPIC_ARN".into(), topic.clone()),
+            // Every other service is ministack; WorkSpaces is our emulator.
+            ("AWS_ENDPOINT_URL".into(), endpoint.clone()),
+            ("AWS_ENDPOINT_URL_WORKSPACES".into(), emulator.url()),
+            ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
+        ],
+        zip: bootstrap_zip(),
+    };
+    let create_fn = format!("Workspace_Alarm_Create-{unique}");
+    let rebuild_fn = format!("Workspace_Term_Rebuild-{unique}");
+    stack.function(&create_fn, "alarm-create").await;
+    stack.function(&rebuild_fn, "term-rebuild").await;
+
+    // CloudTrail saw CreateWorkspaces for both (one batch call).
+    let ctx = EmitContext { account: "000000000000".into(), region: "us-east-1".into(), event_id: unique.clone() };
+    let now = Timestamp::from_millis(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64,
+    );
+    let pending: Vec<_> = [("alice", &alice), ("erin", &erin)]
+        .iter()
+        .map(|(user, id)| {
+            ((*id).clone(), DirectoryId::new("d-9067083b4b").unwrap(), user.to_string(), "wsb-clj85qzj1".to_string())
+        })
+        .collect();
+    let trail = events::cloudtrail_create_workspaces(&ctx, now, &pending, &[]);
+    let (error, payload) = stack.invoke(&create_fn, &trail).await;
+    assert_eq!(error, None, "{payload}");
+
+    // Effect: an alarm and a journal record for alice only.
+    let alarms = CloudWatchAlarms::new(&aws, topic.clone());
+    let alarmed = alarms.list_disconnect_alarms().await.expect("list alarms");
+    assert!(alarmed.contains(&alice), "alice has no alarm: {alarmed:?} ({payload})");
+    assert!(!alarmed.contains(&erin), "erin (not opted in) got an alarm");
+    let records = journal.list().await.expect("journal");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].workspace_id(), Some(&alice));
+
+    // The alarm fired: SNS delivers the CloudWatch notification to Term_Rebuild.
+    let message = events::alarm_message(
+        &blankslate_core::alarm::alarm_name(&alice),
+        &alice,
+        "ALARM",
+        "OK",
+        now + Duration::from_secs(60),
+        &ctx,
+    );
+    let sns = events::sns_event(&ctx, &topic, &[(unique.clone(), message, now + Duration::from_secs(60))]);
+    let (error, payload) = stack.invoke(&rebuild_fn, &sns).await;
+    assert_eq!(error, None, "{payload}");
+    let record = journal.find_by_workspace(&alice).await.expect("journal").expect("alice's record");
+    assert!(matches!(record.phase, Phase::Disconnected { .. }), "{:?}", record.phase);
+
+    // A malformed event fails the invocation with a message naming what was wrong.
+    let garbage = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "{}"}}]});
+    let (error, payload) = stack.invoke(&rebuild_fn, &garbage).await;
+    assert!(error.is_some(), "garbage was accepted: {payload}");
+    assert!(payload.to_string().contains("Records[0].Sns.Message"), "{payload}");
+
+    emulator.shutdown().await;
+}
