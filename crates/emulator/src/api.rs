@@ -272,13 +272,13 @@ struct DescribeWorkspacesInput {
     next_token: Option<String>,
 }
 
+/// The optional `WorkspaceIds` filter of a describe call, validated.
+fn optional_workspace_ids(ids: Option<&[String]>) -> Result<Option<BTreeSet<WorkspaceId>>, ApiError> {
+    Ok(ids.map(|ids| workspace_ids(ids, "workspaceIds")).transpose()?.map(BTreeSet::from_iter))
+}
+
 fn describe_workspaces(shared: &Shared, input: DescribeWorkspacesInput) -> Result<Value, ApiError> {
-    let ids: Option<BTreeSet<WorkspaceId>> = input
-        .workspace_ids
-        .as_deref()
-        .map(|ids| workspace_ids(ids, "workspaceIds"))
-        .transpose()?
-        .map(BTreeSet::from_iter);
+    let ids = optional_workspace_ids(input.workspace_ids.as_deref())?;
     if let Some(d) = &input.directory_id {
         pattern(matches_directory(d), d, "directoryId", DIRECTORY_ID)?;
     }
@@ -358,12 +358,7 @@ struct ConnectionStatusInput {
 }
 
 fn connection_status(shared: &Shared, input: ConnectionStatusInput) -> Result<Value, ApiError> {
-    let ids: Option<BTreeSet<WorkspaceId>> = input
-        .workspace_ids
-        .as_deref()
-        .map(|ids| workspace_ids(ids, "workspaceIds"))
-        .transpose()?
-        .map(BTreeSet::from_iter);
+    let ids = optional_workspace_ids(input.workspace_ids.as_deref())?;
     if let Some(t) = &input.next_token {
         length(t, "nextToken", 1, 2048)?;
     }

@@ -297,17 +297,7 @@ impl World {
             lose_create_event: false,
             note: String::new(),
         });
-        self.desks.push(SimDesk {
-            key: key.clone(),
-            current: None,
-            connected: false,
-            last_disconnect: None,
-            next_session: 0,
-            generation: 0,
-            waiting_since: None,
-            awaiting_rebuild: None,
-            retired: false,
-        });
+        self.desks.push(SimDesk::new(key.clone()));
         self.index_desk(key, self.desks.len() - 1);
     }
 

@@ -93,6 +93,23 @@ pub(crate) struct SimDesk {
     pub retired: bool,
 }
 
+impl SimDesk {
+    /// A desk nobody has used yet, with no WorkSpace.
+    pub(crate) fn new(key: DeskKey) -> Self {
+        Self {
+            key,
+            current: None,
+            connected: false,
+            last_disconnect: None,
+            next_session: 0,
+            generation: 0,
+            waiting_since: None,
+            awaiting_rebuild: None,
+            retired: false,
+        }
+    }
+}
+
 /// An invariant broken during a run.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize)]
 pub struct Violation {
@@ -139,21 +156,7 @@ pub struct World {
 
 impl World {
     pub(crate) fn new(scenario: Scenario, rng: ChaCha8Rng) -> Self {
-        let desks: Vec<SimDesk> = scenario
-            .desks
-            .iter()
-            .map(|plan| SimDesk {
-                key: plan.spec.desk(),
-                current: None,
-                connected: false,
-                last_disconnect: None,
-                next_session: 0,
-                generation: 0,
-                waiting_since: None,
-                awaiting_rebuild: None,
-                retired: false,
-            })
-            .collect();
+        let desks: Vec<SimDesk> = scenario.desks.iter().map(|plan| SimDesk::new(plan.spec.desk())).collect();
         let desk_index = desks.iter().enumerate().map(|(i, d)| (d.key.clone(), i)).collect();
         Self {
             now: scenario.start,
