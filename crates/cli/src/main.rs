@@ -7,6 +7,7 @@
 //! - 2: bad usage (unknown flag, invalid value).
 
 mod demo;
+mod deploy;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -30,6 +31,12 @@ enum Command {
     /// Prints the CloudFormation template, for deploying with your own pipeline
     /// (`aws cloudformation deploy`, SAM, CDK include).
     Template,
+    /// Packages the functions, uploads them and creates or updates the stack through a
+    /// change set (`--dry-run` shows the change set only), then prints the outputs.
+    Deploy(Box<deploy::DeployArgs>),
+    /// Deletes the stack and the per-WorkSpace alarms the functions created; never a
+    /// WorkSpace. The journal table is kept (DeletionPolicy Retain).
+    Destroy(deploy::DestroyArgs),
 }
 
 /// The CloudFormation template, built into the binary so the printed template always
@@ -50,6 +57,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Demo(args) => demo::run(args, &mut out),
         Command::Template => out.write_all(TEMPLATE.as_bytes()).map(|()| Finding::Clean).map_err(Into::into),
+        Command::Deploy(args) => deploy::deploy(args, TEMPLATE, &mut out),
+        Command::Destroy(args) => deploy::destroy(args, &mut io::stdin().lock(), &mut out),
     };
     let result = result.and_then(|finding| {
         out.flush()?;

@@ -1,0 +1,303 @@
+//! `blankslate deploy` and `blankslate destroy` as a user runs them: the real binary,
+//! against ministack (CloudFormation, S3, STS, CloudWatch) on loopback, with test
+//! credentials and the EC2 metadata service disabled.
+//!
+//! The ministack tests need `bash scripts/emulators start && source .emulators/env` (or
+//! run the whole suite with `bash scripts/test`); without it they fail and say so.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
+use blankslate_aws::CloudWatchAlarms;
+use blankslate_core::ids::WorkspaceId;
+use blankslate_handlers::ports::Alarms;
+
+/// A Region of ministack's that no other test uses: CloudWatch alarms are per Region
+/// there as in AWS, and destroy deletes every `Workspace_Disconnected_id_*` alarm in its
+/// Region. Not us-east-1 also makes the bucket creation send a LocationConstraint.
+const REGION: &str = "ap-southeast-2";
+
+fn ministack() -> String {
+    std::env::var("BLANKSLATE_MINISTACK").unwrap_or_else(|_| {
+        panic!(
+            "BLANKSLATE_MINISTACK is not set: this test needs ministack. Start it with \
+             `bash scripts/emulators start && source .emulators/env`, or run `bash scripts/test`."
+        )
+    })
+}
+
+fn scratch() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("deploy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// The binary with nothing of this machine's AWS set-up: an empty environment, a HOME
+/// without ~/.aws, no instance metadata; `env` adds what a test wants.
+fn blankslate(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    let home = scratch().join("home");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blankslate"))
+        .args(args)
+        .env_clear()
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .envs(env.iter().copied())
+        .current_dir(scratch())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("stdin written");
+    child.wait_with_output().expect("the binary ends")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn without_credentials_the_error_names_the_chain_and_profile() {
+    let out = blankslate(&["deploy", "--selector", "tag:blankslate", "--region", "eu-west-1"], &[], "");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    for expected in ["no AWS credentials", "credential chain", "AWS_ACCESS_KEY_ID", "--profile", "aws configure"] {
+        assert!(stderr.contains(expected), "missing {expected:?} in: {stderr}");
+    }
+    let out = blankslate(&["destroy", "--yes", "--region", "eu-west-1"], &[], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("credential chain"));
+}
+
+#[test]
+fn without_a_region_the_error_says_to_pass_one() {
+    let keys = [("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")];
+    let out = blankslate(&["deploy", "--selector", "all"], &keys, "");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no AWS Region") && stderr.contains("--region"), "{stderr}");
+}
+
+#[test]
+fn bad_flags_are_usage_errors_before_any_call() {
+    for (args, named) in [
+        (&["deploy", "--selector", "everything"][..], "everything"),
+        (&["deploy", "--selector", "all", "--stack-name", "my_stack"][..], "my_stack"),
+        (&["deploy", "--selector", "all", "--log-retention-days", "42"][..], "42"),
+        (&["deploy", "--selector", "all", "--arm64", "--architecture", "x86_64"][..], "--arm64"),
+        (&["deploy"][..], "--selector"),
+    ] {
+        let out = blankslate(args, &[], "");
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
+/// A zip with a real Linux executable as `bootstrap` (this CLI: the deploy does not run
+/// the functions, and it passes the same glibc check the debug bootstrap does).
+fn bootstrap_zip(dir: &Path) -> PathBuf {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_blankslate")).expect("the binary");
+    let path = dir.join("bootstrap.zip");
+    let file = std::fs::File::create(&path).expect("zip file");
+    let mut zip = zip::ZipWriter::new(file);
+    // Stored, not deflated: compressing 20 MB with unoptimised test dependencies is slow.
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .unix_permissions(0o755);
+    zip.start_file("bootstrap", options).expect("zip entry");
+    zip.write_all(&binary).expect("zip write");
+    zip.finish().expect("zip finish");
+    path
+}
+
+/// The built-in template with its Conditions block rewritten for ministack, which
+/// evaluates only Ref, Fn::Equals, Fn::And/Or/Not, Condition and Fn::Select over a Ref
+/// in conditions: the real ones select from Fn::Split / Fn::Join of the Selector and
+/// fail CreateChangeSet there ("InternalError: 0"). The rewrite gives each condition its
+/// real value for the selector `tag:blankslate`; every resource, parameter, mapping and
+/// output is the template's own.
+fn ministack_template(dir: &Path) -> PathBuf {
+    let template = include_str!("../../../deploy/blankslate.yaml");
+    let start = template.find("\nConditions:\n").expect("a Conditions block");
+    let end = template.find("\nResources:\n").expect("a Resources block");
+    let conditions = r#"
+Conditions:
+  SelectorIsTag: !Equals [!Ref Selector, "tag:blankslate"]
+  SelectorIsNotTag: !Not [!Condition SelectorIsTag]
+  SelectorIsDirectory: !Equals [!Ref Selector, "directory:"]
+  SelectorIsBundle: !Equals [!Ref Selector, "bundle:"]
+  TagHasValue: !Equals [!Ref Selector, "tag:blankslate=any"]
+  ReconcileEveryMinute: !Equals [!Ref ReconcileMinutes, "1"]
+  HasNotificationEmail: !Not [!Equals [!Ref NotificationEmail, ""]]
+  CreateTrailCondition: !Equals [!Ref CreateTrail, "true"]
+  HasVolumeEncryptionKeys: !Not [!Equals [!Select [0, !Ref VolumeEncryptionKeyArns], ""]]"#;
+    let patched = format!("{}{conditions}{}", &template[..start], &template[end..]);
+    let path = dir.join("blankslate-ministack.yaml");
+    std::fs::write(&path, patched).expect("template written");
+    path
+}
+
+async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await
+}
+
+async fn stack_parameter(cfn: &aws_sdk_cloudformation::Client, stack: &str, key: &str) -> Option<String> {
+    let out = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
+    let found = out.stacks().first()?.parameters().iter().find(|p| p.parameter_key() == Some(key))?;
+    found.parameter_value().map(str::to_owned)
+}
+
+async fn stack_exists(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> bool {
+    match cfn.describe_stacks().stack_name(stack).send().await {
+        Ok(out) => out.stacks().iter().any(|s| s.stack_status().is_some_and(|st| st.as_str() != "DELETE_COMPLETE")),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn deploy_update_dry_run_and_destroy_against_ministack() {
+    let endpoint = ministack();
+    let dir = scratch();
+    let zip = bootstrap_zip(&dir);
+    let template = ministack_template(&dir);
+    let stack = format!("bs-deploy-{}", std::process::id());
+    let env =
+        [("AWS_ENDPOINT_URL", endpoint.as_str()), ("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")];
+    let (zip, template) = (zip.to_str().expect("utf-8 path"), template.to_str().expect("utf-8 path"));
+    let common = [
+        "--stack-name",
+        &stack,
+        "--region",
+        REGION,
+        "--selector",
+        "tag:blankslate",
+        "--zip",
+        zip,
+        "--template",
+        template,
+    ];
+    let deploy = |more: &[&str]| {
+        let args: Vec<&str> = ["deploy"].iter().chain(common.iter()).chain(more).copied().collect();
+        let out = blankslate(&args, &env, "");
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "deploy {more:?}: exit {:?}\n{stdout}\n{stderr}", out.status);
+        stdout
+    };
+    let aws = sdk(&endpoint).await;
+    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+
+    // --dry-run on a new stack: the change set as a table, then nothing left behind. (The
+    // bucket is created on the first run against a fresh ministack, reused after.)
+    let shown = deploy(&["--dry-run"]);
+    for expected in [
+        "package: bootstrap for x86_64, needs glibc",
+        "upload: s3://blankslate-artifacts-000000000000-ap-southeast-2/blankslate/bootstrap-",
+        "creating it with change set",
+        "ACTION",
+        "Add     JournalTable",
+        "AWS::DynamoDB::Table",
+        "dry run: nothing executed",
+    ] {
+        assert!(shown.contains(expected), "missing {expected:?} in:\n{shown}");
+    }
+    assert!(!stack_exists(&cfn, &stack).await, "a dry run left stack {stack} behind");
+
+    // The real create: events as they come, then the outputs.
+    let created = deploy(&[]);
+    for expected in [
+        "already there".to_owned(), // the dry run uploaded the same content under the same keys
+        "CREATE_COMPLETE       AWS::DynamoDB::Table".to_owned(),
+        format!("stack {stack}: CREATE_COMPLETE"),
+        "outputs:".to_owned(),
+        format!("JournalTableName         {stack}-Workspace_Journal"),
+        format!("{stack}-Workspace_Disconnected_Topic"),
+        "ReconcilerFunctionName".to_owned(),
+    ] {
+        assert!(created.contains(&expected), "missing {expected:?} in:\n{created}");
+    }
+
+    // The same deploy again: nothing to change.
+    assert!(deploy(&[]).contains("already up to date"));
+
+    // A changed parameter under --dry-run: shown as modifications, not applied.
+    let shown = deploy(&["--grace-minutes", "20", "--dry-run"]);
+    assert!(shown.contains("updating it with change set") && shown.contains("Modify"), "{shown}");
+    assert!(shown.contains("dry run: nothing executed"), "{shown}");
+    assert_ne!(stack_parameter(&cfn, &stack, "GraceMinutes").await.as_deref(), Some("20"), "the dry run executed");
+
+    // Applied for real: an update.
+    let updated = deploy(&["--grace-minutes", "20"]);
+    assert!(updated.contains("UPDATE_COMPLETE") && updated.contains("outputs:"), "{updated}");
+    assert_eq!(stack_parameter(&cfn, &stack, "GraceMinutes").await.as_deref(), Some("20"));
+    // A deploy without the flag keeps the value set before: nothing to change.
+    assert!(deploy(&[]).contains("already up to date"), "leaving out --grace-minutes reset it");
+
+    // Run-time alarms the functions would have made, and someone else's alarm.
+    let alarms =
+        CloudWatchAlarms::new(&aws, format!("arn:aws:sns:{REGION}:000000000000:{stack}-Workspace_Disconnected_Topic"));
+    let ours = [WorkspaceId::new("ws-deploy0001").expect("id"), WorkspaceId::new("ws-deploy0002").expect("id")];
+    for id in &ours {
+        alarms.put_disconnect_alarm(id).await.expect("alarm created");
+    }
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&aws);
+    let foreign = format!("team-cpu-high-{}", std::process::id());
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(&foreign)
+        .namespace("AWS/EC2")
+        .metric_name("CPUUtilization")
+        .statistic(Statistic::Average)
+        .period(300)
+        .evaluation_periods(1)
+        .threshold(90.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .expect("foreign alarm");
+
+    // Destroy asks for the stack name; a wrong answer deletes nothing.
+    let args = ["destroy", "--stack-name", &stack, "--region", REGION];
+    let out = blankslate(&args, &env, "yes\n");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains(&format!("Type the stack name ({stack})")) && stderr.contains("not confirmed"), "{stderr}");
+    assert!(stack_exists(&cfn, &stack).await, "deleted without confirmation");
+
+    // Typing the name: the stack and our alarms go, the foreign alarm stays.
+    let out = blankslate(&args, &env, &format!("{stack}\n"));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "destroy: exit {:?}\n{stdout}\n{stderr}", out.status);
+    for expected in [
+        "DELETE_COMPLETE       AWS::CloudFormation::Stack".to_owned(),
+        "deleted 2 Workspace_Disconnected_id_* alarm(s)".to_owned(),
+        "no WorkSpace was touched".to_owned(),
+        "DeletionPolicy Retain".to_owned(),
+        format!("aws dynamodb delete-table --table-name {stack}-Workspace_Journal"),
+    ] {
+        assert!(stdout.contains(&expected), "missing {expected:?} in:\n{stdout}");
+    }
+    assert!(!stack_exists(&cfn, &stack).await, "the stack is still there");
+    assert_eq!(alarms.list_disconnect_alarms().await.expect("alarms listed"), Vec::<WorkspaceId>::new());
+    let left = cloudwatch.describe_alarms().alarm_names(&foreign).send().await.expect("describe alarms");
+    assert_eq!(left.metric_alarms().len(), 1, "destroy deleted an alarm that was not ours");
+    cloudwatch.delete_alarms().alarm_names(&foreign).send().await.expect("clean up");
+
+    // Gone: a second destroy says where it looked.
+    let out = blankslate(&["destroy", "--yes", "--stack-name", &stack, "--region", REGION], &env, "");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains(&format!("stack {stack} not found in {REGION}")) && stderr.contains("--region"),
+        "{stderr}"
+    );
+}
