@@ -685,6 +685,10 @@ impl World {
             (Some(Phase::Active { .. }), Some(Phase::Disconnected { at, .. })) => {
                 EntryKind::GraceStarted { until: *at + grace }
             }
+            // A later alarm (or a return the alarm lag hid) moves the grace period on.
+            (Some(Phase::Disconnected { at: before, .. }), Some(Phase::Disconnected { at, .. })) if at > before => {
+                EntryKind::GraceStarted { until: *at + grace }
+            }
             (Some(Phase::Disconnected { .. } | Phase::Terminating { .. }), Some(Phase::Active { .. })) => {
                 EntryKind::Kept
             }
