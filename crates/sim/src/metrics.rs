@@ -5,8 +5,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// Lambda memory both policies are costed at (the seed's 128 MB).
-pub const LAMBDA_GB: f64 = 0.125;
+/// Lambda memory the seed's functions are costed at (its 128 MB).
+pub const SEED_LAMBDA_GB: f64 = 0.125;
+/// Memory of our event functions, as `deploy/blankslate.yaml` sizes them (256 MB).
+pub const EVENT_FUNCTION_GB: f64 = 0.25;
+/// Memory of our reconciler, as `deploy/blankslate.yaml` sizes it (512 MB).
+pub const RECONCILER_GB: f64 = 0.5;
 
 /// Counters of one run.
 #[derive(Clone, Debug, Default, Serialize)]

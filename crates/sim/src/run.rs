@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::aws::SimAws;
-use crate::metrics::{Metrics, LAMBDA_GB};
+use crate::metrics::{Metrics, EVENT_FUNCTION_GB, RECONCILER_GB};
 use crate::open::Metric;
 use crate::scenario::Scenario;
 use crate::seed_policy::SeedFunctions;
@@ -196,7 +196,8 @@ fn invoke(aws: &SimAws, event: Option<(Function, &serde_json::Value)>) {
     world.caller = Actor::Admin;
     let calls = world.metrics.api_calls.values().sum::<u64>() - calls_before;
     *world.metrics.invocations.entry(name).or_default() += 1;
-    world.metrics.lambda_gb_seconds += LAMBDA_GB * estimated_seconds(calls);
+    let memory_gb = if event.is_some() { EVENT_FUNCTION_GB } else { RECONCILER_GB };
+    world.metrics.lambda_gb_seconds += memory_gb * estimated_seconds(calls);
     world.metrics.peak_concurrency = world.metrics.peak_concurrency.max(1);
     match result {
         Some(Ok(_)) => {}

@@ -15,7 +15,7 @@ use blankslate_core::ids::WorkspaceId;
 use blankslate_core::spec::WorkspaceSpec;
 use blankslate_core::Timestamp;
 
-use crate::metrics::LAMBDA_GB;
+use crate::metrics::SEED_LAMBDA_GB;
 use crate::timeline::{Actor, EntryKind};
 use crate::world::{Due, Function, World};
 
@@ -152,11 +152,11 @@ impl SeedFunctions {
 
 fn count(world: &mut World, name: &'static str, seconds: f64) {
     *world.metrics.invocations.entry(name).or_default() += 1;
-    world.metrics.lambda_gb_seconds += LAMBDA_GB * seconds;
+    world.metrics.lambda_gb_seconds += SEED_LAMBDA_GB * seconds;
 }
 
 fn finish(world: &mut World, started: Timestamp) {
-    world.metrics.lambda_gb_seconds += LAMBDA_GB * world.now.since(started).as_secs_f64();
+    world.metrics.lambda_gb_seconds += SEED_LAMBDA_GB * world.now.since(started).as_secs_f64();
 }
 
 fn fail(world: &mut World, id: &WorkspaceId, why: &str) {
