@@ -5,59 +5,29 @@
 //! The ministack tests need `bash scripts/emulators start && source .emulators/env` (or
 //! run the whole suite with `bash scripts/test`); without it they fail and say so.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
 use blankslate_aws::CloudWatchAlarms;
 use blankslate_core::ids::WorkspaceId;
 use blankslate_handlers::ports::Alarms;
+use common::{ministack, ministack_template, text};
 
 /// A Region of ministack's that no other test uses: CloudWatch alarms are per Region
 /// there as in AWS, and destroy deletes every `Workspace_Disconnected_id_*` alarm in its
 /// Region. Not us-east-1 also makes the bucket creation send a LocationConstraint.
 const REGION: &str = "ap-southeast-2";
 
-fn ministack() -> String {
-    std::env::var("BLANKSLATE_MINISTACK").unwrap_or_else(|_| {
-        panic!(
-            "BLANKSLATE_MINISTACK is not set: this test needs ministack. Start it with \
-             `bash scripts/emulators start && source .emulators/env`, or run `bash scripts/test`."
-        )
-    })
-}
-
 fn scratch() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("deploy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+    common::scratch("deploy")
 }
 
-/// The binary with nothing of this machine's AWS set-up: an empty environment, a HOME
-/// without ~/.aws, no instance metadata; `env` adds what a test wants.
 fn blankslate(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let home = scratch().join("home");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_blankslate"))
-        .args(args)
-        .env_clear()
-        .env("HOME", &home)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .envs(env.iter().copied())
-        .current_dir(scratch())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("stdin written");
-    child.wait_with_output().expect("the binary ends")
-}
-
-fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    common::blankslate(&scratch(), args, env, stdin)
 }
 
 #[test]
@@ -115,33 +85,6 @@ fn bootstrap_zip(dir: &Path) -> PathBuf {
     path
 }
 
-/// The built-in template with its Conditions block rewritten for ministack, which
-/// evaluates only Ref, Fn::Equals, Fn::And/Or/Not, Condition and Fn::Select over a Ref
-/// in conditions: the real ones select from Fn::Split / Fn::Join of the Selector and
-/// fail CreateChangeSet there ("InternalError: 0"). The rewrite gives each condition its
-/// real value for the selector `tag:blankslate`; every resource, parameter, mapping and
-/// output is the template's own.
-fn ministack_template(dir: &Path) -> PathBuf {
-    let template = include_str!("../../../deploy/blankslate.yaml");
-    let start = template.find("\nConditions:\n").expect("a Conditions block");
-    let end = template.find("\nResources:\n").expect("a Resources block");
-    let conditions = r#"
-Conditions:
-  SelectorIsTag: !Equals [!Ref Selector, "tag:blankslate"]
-  SelectorIsNotTag: !Not [!Condition SelectorIsTag]
-  SelectorIsDirectory: !Equals [!Ref Selector, "directory:"]
-  SelectorIsBundle: !Equals [!Ref Selector, "bundle:"]
-  TagHasValue: !Equals [!Ref Selector, "tag:blankslate=any"]
-  ReconcileEveryMinute: !Equals [!Ref ReconcileMinutes, "1"]
-  HasNotificationEmail: !Not [!Equals [!Ref NotificationEmail, ""]]
-  CreateTrailCondition: !Equals [!Ref CreateTrail, "true"]
-  HasVolumeEncryptionKeys: !Not [!Equals [!Select [0, !Ref VolumeEncryptionKeyArns], ""]]"#;
-    let patched = format!("{}{conditions}{}", &template[..start], &template[end..]);
-    let path = dir.join("blankslate-ministack.yaml");
-    std::fs::write(&path, patched).expect("template written");
-    path
-}
-
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
@@ -169,7 +112,7 @@ async fn deploy_update_dry_run_and_destroy_against_ministack() {
     let endpoint = ministack();
     let dir = scratch();
     let zip = bootstrap_zip(&dir);
-    let template = ministack_template(&dir);
+    let template = ministack_template(&dir, &[]);
     let stack = format!("bs-deploy-{}", std::process::id());
     let env =
         [("AWS_ENDPOINT_URL", endpoint.as_str()), ("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")];
