@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -71,27 +70,11 @@ fn bad_flags_are_usage_errors_before_any_call() {
 /// A zip with a real Linux executable as `bootstrap` (this CLI: the deploy does not run
 /// the functions, and it passes the same glibc check the debug bootstrap does).
 fn bootstrap_zip(dir: &Path) -> PathBuf {
-    let binary = std::fs::read(env!("CARGO_BIN_EXE_blankslate")).expect("the binary");
-    let path = dir.join("bootstrap.zip");
-    let file = std::fs::File::create(&path).expect("zip file");
-    let mut zip = zip::ZipWriter::new(file);
-    // Stored, not deflated: compressing 20 MB with unoptimised test dependencies is slow.
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .unix_permissions(0o755);
-    zip.start_file("bootstrap", options).expect("zip entry");
-    zip.write_all(&binary).expect("zip write");
-    zip.finish().expect("zip finish");
-    path
+    common::zip_bootstrap(dir, &std::fs::read(env!("CARGO_BIN_EXE_blankslate")).expect("the binary"))
 }
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new(REGION))
-        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await
+    common::sdk(endpoint, REGION).await
 }
 
 async fn stack_parameter(cfn: &aws_sdk_cloudformation::Client, stack: &str, key: &str) -> Option<String> {

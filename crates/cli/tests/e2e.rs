@@ -52,7 +52,6 @@
 mod common;
 
 use std::future::Future;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -170,24 +169,11 @@ fn bootstrap_zip(dir: &Path) -> PathBuf {
             bootstrap.display()
         )
     });
-    let path = dir.join("bootstrap.zip");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).expect("zip file"));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .unix_permissions(0o755);
-    zip.start_file("bootstrap", options).expect("zip entry");
-    zip.write_all(&binary).expect("zip write");
-    zip.finish().expect("zip finish");
-    path
+    common::zip_bootstrap(dir, &binary)
 }
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new(region()))
-        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await
+    common::sdk(endpoint, region()).await
 }
 
 fn spec(user: &str, tags: &[(&str, &str)]) -> WorkspaceSpec {

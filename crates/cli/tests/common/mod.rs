@@ -85,3 +85,27 @@ Conditions:
     std::fs::write(&path, patched).expect("template written");
     path
 }
+
+/// `binary` zipped as Lambda wants it: one executable entry named `bootstrap`. Stored,
+/// not deflated: compressing tens of MB with unoptimised test dependencies is slow.
+pub fn zip_bootstrap(dir: &Path, binary: &[u8]) -> PathBuf {
+    let path = dir.join("bootstrap.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).expect("zip file"));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .unix_permissions(0o755);
+    zip.start_file("bootstrap", options).expect("zip entry");
+    zip.write_all(binary).expect("zip write");
+    zip.finish().expect("zip finish");
+    path
+}
+
+/// An SdkConfig for `endpoint` in `region` with static test credentials.
+pub async fn sdk(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await
+}
