@@ -47,6 +47,11 @@ pub struct Config {
     /// How long a just-created WorkSpace may be missing from DescribeWorkspaces before
     /// "not found" is believed (eventual consistency).
     pub visibility_window: Duration,
+    /// How much later than the real disconnect an alarm-recorded disconnect may be: a
+    /// datapoint period plus CloudWatch's publishing and evaluation delay. A connection
+    /// within this much before the recorded disconnect may be a return the alarm hid, so
+    /// it counts as one (which at worst restarts the grace period of a very short session).
+    pub alarm_lag_allowance: Duration,
 }
 
 impl Config {
@@ -63,6 +68,7 @@ impl Config {
             alarm_mode: AlarmMode::PerWorkspace,
             terminate_retry_after: Duration::from_secs(3 * 60),
             visibility_window: Duration::from_secs(10 * 60),
+            alarm_lag_allowance: Duration::from_secs(5 * 60),
         }
     }
 
@@ -93,6 +99,13 @@ impl Config {
         if !(1..=MAX_BATCH).contains(&self.batch_size) {
             return Err(ValidationError::new("batch size", self.batch_size, "must be between 1 and 25"));
         }
+        if self.alarm_lag_allowance > Duration::from_secs(3600) {
+            return Err(ValidationError::new(
+                "alarm lag allowance",
+                minutes(self.alarm_lag_allowance),
+                "must be at most 1 hour",
+            ));
+        }
         if self.max_in_flight_rebuilds == 0 {
             return Err(ValidationError::new("max in-flight rebuilds", 0, "must be at least 1"));
         }
@@ -108,11 +121,12 @@ mod tests {
     fn defaults_are_valid_and_bounds_are_enforced() {
         let base = Config::new(Selector::All);
         assert!(base.clone().validate().is_ok());
-        let cases: [(&str, Config); 4] = [
+        let cases: [(&str, Config); 5] = [
             ("grace period", Config { grace: Duration::from_secs(5), ..base.clone() }),
             ("batch size", Config { batch_size: 26, ..base.clone() }),
             ("batch size", Config { batch_size: 0, ..base.clone() }),
             ("sweep period", Config { sweep_period: Duration::from_secs(10), ..base.clone() }),
+            ("alarm lag allowance", Config { alarm_lag_allowance: Duration::from_secs(3601), ..base.clone() }),
         ];
         for (field, config) in cases {
             let err = config.validate().unwrap_err();
@@ -139,6 +153,9 @@ pub mod settings {
     pub const BATCH_SIZE: &str = "BLANKSLATE_BATCH_SIZE";
     /// Most rebuilds at once (default 500).
     pub const MAX_IN_FLIGHT: &str = "BLANKSLATE_MAX_IN_FLIGHT";
+    /// The alarm lag allowance in seconds (default 300). Not a template parameter: only an
+    /// AWS without CloudWatch's alarm delay (a local emulator) warrants less.
+    pub const ALARM_LAG_SECONDS: &str = "BLANKSLATE_ALARM_LAG_SECONDS";
 }
 
 fn setting<T: std::str::FromStr>(
@@ -181,6 +198,11 @@ impl Config {
             ),
             batch_size: setting(&get, settings::BATCH_SIZE, defaults.batch_size)?,
             max_in_flight_rebuilds: setting(&get, settings::MAX_IN_FLIGHT, defaults.max_in_flight_rebuilds)?,
+            alarm_lag_allowance: Duration::from_secs(setting(
+                &get,
+                settings::ALARM_LAG_SECONDS,
+                defaults.alarm_lag_allowance.as_secs(),
+            )?),
             alarm_mode,
             ..defaults
         }
@@ -208,9 +230,11 @@ mod settings_tests {
             ("BLANKSLATE_RECONCILE_SECONDS", "20"),
             ("BLANKSLATE_SWEEP_MINUTES", "1"),
             ("BLANKSLATE_ALARM_MODE", "off"),
+            ("BLANKSLATE_ALARM_LAG_SECONDS", "15"),
         ])
         .unwrap();
         assert_eq!((c.grace.as_secs(), c.reconcile_period.as_secs(), c.alarm_mode), (120, 20, AlarmMode::Off));
+        assert_eq!(c.alarm_lag_allowance.as_secs(), 15);
         for (pairs, field) in [
             (&[][..], "BLANKSLATE_SELECTOR"),
             (&[("BLANKSLATE_SELECTOR", "everything")][..], "selector"),

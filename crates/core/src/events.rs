@@ -254,12 +254,16 @@ fn alarm(root: &Node<'_>) -> Result<Option<Event>, EventError> {
     }))
 }
 
-/// The value of the alarm's `WorkspaceId` dimension.
+/// The value of the alarm's `WorkspaceId` dimension. CloudWatch's notification spells a
+/// dimension `{"name", "value"}`; PutMetricAlarm's spelling `{"Name", "Value"}`, which
+/// ministack 1.5.33 echoes into its notifications, is read too: it names the same thing.
 fn workspace_dimension(trigger: &Node<'_>) -> Result<WorkspaceId, EventError> {
     let dimensions = trigger.get("Dimensions")?;
     for dimension in dimensions.items()? {
-        if dimension.get("name")?.str()? == DIMENSION {
-            return dimension.get("value")?.parse(WorkspaceId::from_str);
+        let request_spelling = dimension.get_opt("name")?.is_none() && dimension.get_opt("Name")?.is_some();
+        let (name, value) = if request_spelling { ("Name", "Value") } else { ("name", "value") };
+        if dimension.get(name)?.str()? == DIMENSION {
+            return dimension.get(value)?.parse(WorkspaceId::from_str);
         }
     }
     Err(EventError::MissingField { path: format!("{}[name={DIMENSION}]", dimensions.path) })
@@ -978,6 +982,18 @@ mod tests {
                     set(
                         "/Trigger/Dimensions",
                         json!([{ "value": "x", "name": "Other" }, { "value": "ws-c2mx8p4qd", "name": "WorkspaceId" }]),
+                    ),
+                ),
+                Events(vec![disconnected("ws-c2mx8p4qd", ALARM_AT)]),
+            ),
+            (
+                "dimensions spelt as in PutMetricAlarm (ministack's notifications)",
+                Alarm,
+                edit(
+                    &sample_alarm(),
+                    set(
+                        "/Trigger/Dimensions",
+                        json!([{ "Value": "x", "Name": "Other" }, { "Value": "ws-c2mx8p4qd", "Name": "WorkspaceId" }]),
                     ),
                 ),
                 Events(vec![disconnected("ws-c2mx8p4qd", ALARM_AT)]),

@@ -352,7 +352,7 @@ fn decide_disconnected(
         return Some(release(record)); // S2: opted out while disconnected.
     }
     let conn = obs.connections.get(id)?;
-    match check_connection(conn, desc.state, at) {
+    match check_connection(config, conn, desc.state, at) {
         Verdict::Back => {
             let phase = Phase::Active { workspace_id: id.clone() };
             Some(Step::write(Write::Update(record.with_phase(phase, now))))
@@ -390,15 +390,16 @@ enum Verdict {
     Gone,
 }
 
-/// How much later than the real disconnect a recorded disconnect may be: the alarm
-/// fires a datapoint period plus CloudWatch's publishing delay after it. A connection
-/// within this much before the recorded disconnect may be a return the alarm hid, so it
-/// counts as one (which at worst restarts the grace period of a very short session).
-pub const ALARM_LAG_ALLOWANCE: Duration = Duration::from_secs(5 * 60);
-
-/// S1 in one place: what a connection state read right now says about terminating.
-fn check_connection(conn: &ConnectionObservation, state: WorkspaceState, disconnected_at: Timestamp) -> Verdict {
-    let reconnected = conn.last_user_connection.is_some_and(|t| t > disconnected_at - ALARM_LAG_ALLOWANCE);
+/// S1 in one place: what a connection state read right now says about terminating. A
+/// connection up to `config.alarm_lag_allowance` before the recorded disconnect counts
+/// as a return the alarm's delay may have hidden.
+fn check_connection(
+    config: &Config,
+    conn: &ConnectionObservation,
+    state: WorkspaceState,
+    disconnected_at: Timestamp,
+) -> Verdict {
+    let reconnected = conn.last_user_connection.is_some_and(|t| t > disconnected_at - config.alarm_lag_allowance);
     match conn.state {
         ConnectionState::Connected => Verdict::Back,
         _ if reconnected => Verdict::LeftAgain,
@@ -442,7 +443,7 @@ fn decide_terminating(
     // Still there long after the call: the call was lost. Re-check S1 before resending.
     let conn = obs.connections.get(id)?;
     let next = |phase| record.with_phase(phase, now);
-    match check_connection(conn, desc.state, disconnected_at) {
+    match check_connection(config, conn, desc.state, disconnected_at) {
         Verdict::Back => {
             // A sweep may have removed the alarm while the desk looked terminated.
             let step = Step::write(Write::Update(next(Phase::Active { workspace_id: id.clone() })));
