@@ -18,7 +18,7 @@ use aws_smithy_types::DateTime;
 use blankslate_core::ids::{BundleId, DeskKey, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::observe::{ConnectionObservation, ConnectionState, WorkspaceDescription, WorkspaceState};
 use blankslate_core::spec::{
-    ComputeType, OperatingSystemName, Protocol, RunningMode, Tags, VolumeEncryption, WorkspaceName,
+    ComputeType, OperatingSystemName, Protocol, RunningMode, TagKey, TagValue, Tags, VolumeEncryption, WorkspaceName,
     WorkspaceProperties, WorkspaceSpec,
 };
 use blankslate_core::{Timestamp, ValidationError};
@@ -51,6 +51,46 @@ impl AwsWorkspaces {
             found.extend(page.workspaces().iter().filter_map(description_or_skip));
         }
         Ok(found)
+    }
+
+    /// The WorkSpaces of one directory, or of one user in it (DescribeWorkspaces with its
+    /// DirectoryId filter, and UserName when `user` is given: the API takes UserName only
+    /// together with DirectoryId). Every page, 25 per call.
+    pub async fn describe_directory(
+        &self,
+        directory: &DirectoryId,
+        user: Option<&UserName>,
+    ) -> PortResult<Vec<WorkspaceDescription>> {
+        let request = self
+            .client
+            .describe_workspaces()
+            .directory_id(directory.as_str())
+            .set_user_name(user.map(|u| u.as_str().to_owned()));
+        self.describe_pages(request).await
+    }
+
+    /// Adds the tag `key`=`value` to WorkSpace `id`, or sets its value if the key is there
+    /// (CreateTags). Used by `blankslate enrol`; the functions never tag an existing
+    /// WorkSpace (a re-create carries its tags in CreateWorkspaces instead).
+    pub async fn set_tag(&self, id: &WorkspaceId, key: &TagKey, value: &TagValue) -> PortResult<()> {
+        const OP: &str = "CreateTags";
+        let tag = Tag::builder().key(key.as_str()).value(value.as_str()).build().map_err(|e| build_error(OP, e))?;
+        self.client.create_tags().resource_id(id.as_str()).tags(tag).send().await.map_err(|e| port_error(OP, e))?;
+        Ok(())
+    }
+
+    /// Removes the tag `key` from WorkSpace `id` (DeleteTags); a key that is not there is
+    /// no error, as in AWS. Used by `blankslate release`.
+    pub async fn remove_tag(&self, id: &WorkspaceId, key: &TagKey) -> PortResult<()> {
+        const OP: &str = "DeleteTags";
+        self.client
+            .delete_tags()
+            .resource_id(id.as_str())
+            .tag_keys(key.as_str())
+            .send()
+            .await
+            .map_err(|e| port_error(OP, e))?;
+        Ok(())
     }
 }
 

@@ -110,3 +110,36 @@ async fn describe_all_reads_every_page() {
     assert_eq!(ws.connection_status(&ids).await.unwrap().len(), 25);
     emulator.shutdown().await;
 }
+
+/// `set_tag` and `remove_tag` (CreateTags, DeleteTags) as `blankslate enrol` and
+/// `release` use them: a new key is added, an existing key's value replaced, a removed key
+/// gone and removing it again no error; both name the WorkSpace when it does not exist.
+#[tokio::test]
+async fn tags_are_set_replaced_and_removed() {
+    use blankslate_core::spec::{TagKey, TagValue};
+    let emulator = blankslate_emulator::start(blankslate_emulator::Options::default()).await.expect("emulator");
+    let ws = AwsWorkspaces::new(&common::sdk_config(&emulator.url()).await);
+    let mut plain = spec("tagged");
+    plain.tags = Tags::from_pairs([("team", "lab")]).unwrap();
+    let answer = ws.create(&[plain.clone()]).await.expect("create");
+    let id = answer.pending[0].1.clone();
+    wait_for(&ws, &id, "visible", |s| s.is_some()).await;
+
+    let key = TagKey::new("blankslate").unwrap();
+    ws.set_tag(&id, &key, &TagValue::new("on").unwrap()).await.expect("CreateTags");
+    assert_eq!(ws.tags(&id).await.unwrap(), Tags::from_pairs([("team", "lab"), ("blankslate", "on")]).unwrap());
+    ws.set_tag(&id, &key, &TagValue::new("").unwrap()).await.expect("CreateTags replaces the value");
+    assert_eq!(ws.tags(&id).await.unwrap(), Tags::from_pairs([("team", "lab"), ("blankslate", "")]).unwrap());
+    ws.remove_tag(&id, &key).await.expect("DeleteTags");
+    assert_eq!(ws.tags(&id).await.unwrap(), Tags::from_pairs([("team", "lab")]).unwrap());
+    ws.remove_tag(&id, &key).await.expect("DeleteTags of an absent key is no error");
+
+    let directory = ws.describe_directory(&plain.directory_id, Some(&plain.user_name)).await.expect("by user");
+    assert_eq!(directory.iter().map(|d| &d.id).collect::<Vec<_>>(), [&id]);
+
+    let missing = WorkspaceId::new("ws-00000000z").unwrap();
+    let err = ws.set_tag(&missing, &key, &TagValue::new("on").unwrap()).await.unwrap_err();
+    assert!(err.to_string().contains("ResourceNotFound") && err.to_string().contains(missing.as_str()), "{err}");
+    let err = ws.remove_tag(&missing, &key).await.unwrap_err();
+    assert!(err.to_string().contains("ResourceNotFound"), "{err}");
+}

@@ -206,3 +206,32 @@ async fn failed_requests_map_back_to_their_desk() {
     assert!(!answer.failed[0].message.is_empty());
     workspaces.terminate(&[answer.pending[0].1.clone()]).await.expect("clean up");
 }
+
+/// `set_tag` (CreateTags) as moto reads it: the tag appears in DescribeTags next to the
+/// ones the WorkSpace was created with, and a WorkSpace of a directory is found by
+/// `describe_directory`. moto has no DeleteTags (so `remove_tag` is proved against our
+/// emulator only, in `workspaces_emulator.rs`) and its CreateTags appends instead of
+/// replacing a key's value, so only a new key is set here.
+#[tokio::test]
+async fn set_tag_adds_the_opt_in_tag_and_a_directory_listing_finds_it() {
+    let (workspaces, directory) = set_up().await;
+    let mut spec = WorkspaceSpec::new(directory.clone(), user(), BundleId::new("wsb-vw0mb86zg").expect("valid"));
+    spec.properties.running_mode = Some(RunningMode::AlwaysOn);
+    spec.tags = Tags::from_pairs([("team", "lab")]).expect("valid");
+    let answer = workspaces.create(std::slice::from_ref(&spec)).await.expect("CreateWorkspaces");
+    let id = answer.pending.first().map(|(_, id)| id.clone()).expect("one pending WorkSpace");
+
+    let key = blankslate_core::spec::TagKey::new("blankslate").expect("valid");
+    let value = blankslate_core::spec::TagValue::new("on").expect("valid");
+    workspaces.set_tag(&id, &key, &value).await.expect("CreateTags");
+    assert_eq!(
+        workspaces.tags(&id).await.expect("DescribeTags"),
+        Tags::from_pairs([("team", "lab"), ("blankslate", "on")]).expect("valid")
+    );
+
+    let in_directory = workspaces.describe_directory(&directory, None).await.expect("by directory");
+    assert!(in_directory.iter().any(|d| d.id == id), "{id} listed in {directory}");
+    let for_user = workspaces.describe_directory(&directory, Some(&spec.user_name)).await.expect("by user");
+    assert_eq!(for_user.iter().map(|d| &d.id).collect::<Vec<_>>(), [&id]);
+    workspaces.terminate(&[id]).await.expect("clean up");
+}

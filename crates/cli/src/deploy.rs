@@ -5,23 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use blankslate_deploy::params::{check_stack_name, LOG_RETENTION_DAYS};
+use blankslate_deploy::params::LOG_RETENTION_DAYS;
 use blankslate_deploy::{
     AlarmMode, Architecture, DeployOutcome, DeployRequest, DestroyRequest, Session, StackSettings,
 };
 
+use crate::args::{runtime, stack_name, AwsArgs};
 use crate::Finding;
-
-/// Where the credentials and the Region come from.
-#[derive(clap::Args)]
-pub struct AwsArgs {
-    /// AWS Region to deploy in (default: AWS_REGION, or the profile's `region`).
-    #[arg(long)]
-    region: Option<String>,
-    /// Named profile in ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE, else "default").
-    #[arg(long)]
-    profile: Option<String>,
-}
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum AlarmModeArg {
@@ -118,10 +108,6 @@ pub struct DestroyArgs {
     wait_minutes: u64,
 }
 
-fn stack_name(text: &str) -> Result<String, String> {
-    check_stack_name(text).map(|()| text.to_owned())
-}
-
 fn selector(text: &str) -> Result<String, String> {
     text.parse::<blankslate_core::selector::Selector>().map(|_| text.to_owned()).map_err(|e| e.to_string())
 }
@@ -133,10 +119,6 @@ fn log_retention(text: &str) -> Result<u32, String> {
     } else {
         Err(format!("{days} is not one of CloudWatch Logs' retention periods: {LOG_RETENTION_DAYS:?}"))
     }
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
 }
 
 /// Runs `blankslate deploy`.

@@ -6,6 +6,8 @@
 //! (invariant L1). Writes are conditional on [`Record::version`], so two functions racing
 //! on one desk cannot both act.
 
+pub mod stored;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DeskKey, WorkspaceId};
@@ -28,6 +30,16 @@ pub struct Record {
     pub rebuilds: u32,
     /// The last rebuild's outcome, for status and history.
     pub last_rebuild: Option<RebuildSummary>,
+    /// The last [`HISTORY_LIMIT`] completed rebuilds, oldest first (`blankslate history`).
+    /// Bounded, so a desk rebuilt every hour for years keeps a record of constant size
+    /// (DynamoDB items stop at 400 KB). Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<RebuildSummary>,
+    /// An admin's `blankslate rebuild`, while it is pending. It is honoured only while
+    /// the desk is `Disconnected` on the same WorkSpace with a disconnect no later than the
+    /// request ([`Record::live_request`]); any later connection voids it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RebuildRequest>,
     /// The last error met while rebuilding, cleared when the rebuild completes.
     pub last_error: Option<String>,
     /// Optimistic-concurrency version: the store accepts a write only if the stored
@@ -125,7 +137,62 @@ pub struct RebuildSummary {
     pub started_at: Timestamp,
     /// When the new WorkSpace's ID was recorded.
     pub finished_at: Timestamp,
+    /// What started it. Absent in summaries written before it existed: a disconnect.
+    #[serde(default)]
+    pub reason: RebuildReason,
 }
+
+/// What started a rebuild.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RebuildReason {
+    /// The user disconnected and did not come back within the grace period.
+    #[default]
+    Disconnect,
+    /// An admin asked for it (`blankslate rebuild`).
+    Admin {
+        /// The admin overrode the connection check (`--force`): the user may have been
+        /// connected when the WorkSpace was terminated.
+        force: bool,
+        /// When the admin asked (the summary's `disconnected_at` is this minus the grace
+        /// period, by construction of the request).
+        requested_at: Timestamp,
+    },
+}
+
+impl RebuildReason {
+    /// Where the user's wait began: the disconnect, or the admin's request.
+    pub fn wait_began(self, disconnected_at: Timestamp) -> Timestamp {
+        match self {
+            Self::Disconnect => disconnected_at,
+            Self::Admin { requested_at, .. } => requested_at,
+        }
+    }
+
+    /// A short name for displays: `disconnect`, `admin`, `admin --force`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Disconnect => "disconnect",
+            Self::Admin { force: false, .. } => "admin",
+            Self::Admin { force: true, .. } => "admin --force",
+        }
+    }
+}
+
+/// An admin's request to rebuild a desk now, written by `blankslate rebuild` together with
+/// a `Disconnected` phase whose grace period is already over.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RebuildRequest {
+    /// The WorkSpace the admin asked to rebuild.
+    pub workspace_id: WorkspaceId,
+    /// When the request was made.
+    pub requested_at: Timestamp,
+    /// Terminate even if the user is connected (S1 is waived, by name, for this desk).
+    pub force: bool,
+}
+
+/// How many completed rebuilds a record keeps in [`Record::history`].
+pub const HISTORY_LIMIT: usize = 20;
 
 impl Record {
     /// A new record for a WorkSpace that has just become managed.
@@ -137,6 +204,8 @@ impl Record {
             workspace_since: now,
             rebuilds: 0,
             last_rebuild: None,
+            history: Vec::new(),
+            request: None,
             last_error: None,
             version: 0,
             updated_at: now,
@@ -146,6 +215,43 @@ impl Record {
     /// The current WorkSpace, if one exists.
     pub fn workspace_id(&self) -> Option<&WorkspaceId> {
         self.phase.workspace_id()
+    }
+
+    /// The admin request that applies to the current phase, if any: the desk is
+    /// `Disconnected` on the requested WorkSpace and the disconnect is no later than the
+    /// request. A later disconnect means the user connected after the request (an alarm
+    /// moved it forward, or a sweep found the user back and gone again), which voids it.
+    pub fn live_request(&self) -> Option<&RebuildRequest> {
+        let request = self.request.as_ref()?;
+        match &self.phase {
+            Phase::Disconnected { workspace_id, at }
+                if *workspace_id == request.workspace_id && *at <= request.requested_at =>
+            {
+                Some(request)
+            }
+            _ => None,
+        }
+    }
+
+    /// What the rebuild under way (or just completed) answers: an admin request whose
+    /// disconnect is the one the rebuild started from, or else a disconnect.
+    pub fn rebuild_reason(&self, disconnected_at: Timestamp) -> RebuildReason {
+        match &self.request {
+            Some(r) if disconnected_at <= r.requested_at => {
+                RebuildReason::Admin { force: r.force, requested_at: r.requested_at }
+            }
+            _ => RebuildReason::Disconnect,
+        }
+    }
+
+    /// Records a completed rebuild: the last one, and the bounded history.
+    pub fn push_rebuild(&mut self, summary: RebuildSummary) {
+        self.history.push(summary.clone());
+        if self.history.len() > HISTORY_LIMIT {
+            let excess = self.history.len() - HISTORY_LIMIT;
+            self.history.drain(..excess);
+        }
+        self.last_rebuild = Some(summary);
     }
 
     /// This record moved to `phase` at `now` (same version: the store bumps it).

@@ -14,12 +14,14 @@ pub mod alarm;
 pub mod config;
 mod error;
 pub mod events;
+pub mod history;
 pub mod ids;
 pub mod journal;
 pub mod observe;
 pub mod reconcile;
 pub mod selector;
 pub mod spec;
+pub mod status;
 pub mod time;
 mod validated;
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use crate::config::{AlarmMode, Config};
 use crate::ids::{DeskKey, WorkspaceId};
-use crate::journal::{Phase, RebuildSummary, Record};
+use crate::journal::{Phase, RebuildRequest, RebuildSummary, Record};
 use crate::observe::{ConnectionObservation, ConnectionState, WorkspaceDescription, WorkspaceState};
 use crate::spec::{Tags, WorkspaceSpec};
 use crate::time::Timestamp;
@@ -210,6 +210,136 @@ pub fn plan_reads(now: Timestamp, config: &Config, records: &[Record], sweep: bo
     plan
 }
 
+/// One WorkSpaces call in the planner's units: a batched read or write costs one unit
+/// per item, so 25 units are one call; a call that takes one ID (DescribeTags, a desk
+/// look-up) costs a whole call.
+const CALL: usize = crate::config::MAX_BATCH;
+
+/// What to read this tick when at most `budget` WorkSpaces API calls may be spent on the
+/// tick's reads *and* the terminations and creations they lead to. The budget is spent by
+/// priority, so a rush never starves the rebuilds already under way:
+///
+/// 1. due creates (and the desk look-ups of creates whose answer was lost): a user is
+///    waiting for a desktop and nothing else stands in the way;
+/// 2. WorkSpaces being terminated: confirm they are gone (then create);
+/// 3. due disconnects, oldest first, no more than the in-flight cap admits: describe,
+///    connection re-check, tags (S2, S3: a whole call each, the dominant cost of a
+///    rebuild), terminate;
+/// 4. the sweep's full listing, when it fits (or when nothing else needs the budget),
+///    at most an eighth of the budget over time (a large fleet sweeps less often), and
+///    on every fourth turn whatever the backlog;
+/// 5. connection reads of active desks with what is left: every tick in alarm-free mode,
+///    on sweep ticks otherwise. Which desks is a function of the desk and the tick, so a
+///    stateless function covers the whole fleet every `ceil(active / room)` ticks.
+///
+/// A desk left out this tick waits for a later one; nothing is decided on data not read.
+pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sweep: bool, budget: usize) -> ReadPlan {
+    let mut plan = ReadPlan::default();
+    // Each batched kind rounds up to whole calls: keep one call per kind in hand.
+    let mut left = budget.saturating_sub(5) * CALL;
+    let mut take = |cost: usize| {
+        let ok = left >= cost;
+        if ok {
+            left -= cost;
+        }
+        ok
+    };
+    // Tags are read before every termination whatever the selector: the re-create must
+    // carry them (S3), and WorkSpaces reads them one WorkSpace per call.
+    let tag_cost = CALL;
+    let mut work = 0usize;
+
+    let mut creating: Vec<&Record> =
+        records.iter().filter(|r| matches!(r.phase, Phase::Creating { retry_at, .. } if now >= retry_at)).collect();
+    creating.sort_by_key(|r| match r.phase {
+        Phase::Creating { disconnected_at, .. } => disconnected_at,
+        _ => now,
+    });
+    for record in creating {
+        work += 1;
+        if let Phase::Creating { maybe_created: true, .. } = record.phase {
+            if take(CALL + 1) {
+                plan.desks.push(record.desk.clone());
+            }
+        } else {
+            // Decided anyway (a create is a 25th of a call); counted so later kinds fit.
+            take(1);
+        }
+    }
+
+    for record in records {
+        if let Phase::Terminating { workspace_id, requested_at, .. } = &record.phase {
+            work += 1;
+            let overdue = now >= *requested_at + config.terminate_retry_after;
+            if take(if overdue { 4 } else { 2 }) {
+                plan.describe.push(workspace_id.clone());
+                if overdue {
+                    plan.connections.push(workspace_id.clone());
+                }
+            }
+        }
+    }
+
+    let mut slots =
+        config.max_in_flight_rebuilds.saturating_sub(records.iter().filter(|r| r.phase.is_rebuilding()).count());
+    let mut due: Vec<(&Record, &WorkspaceId, Timestamp)> = records
+        .iter()
+        .filter_map(|r| match &r.phase {
+            Phase::Disconnected { workspace_id, at } if now >= *at + config.grace => Some((r, workspace_id, *at)),
+            _ => None,
+        })
+        .collect();
+    due.sort_by_key(|(r, _, at)| (*at, &r.desk));
+    for (_, id, _) in due {
+        work += 1;
+        if slots == 0 || !take(3 + tag_cost) {
+            continue;
+        }
+        slots -= 1;
+        plan.describe.push(id.clone());
+        plan.connections.push(id.clone());
+        plan.tags.push(id.clone());
+    }
+
+    if sweep {
+        // The sweep is a backstop (missed events, orphaned alarms, new WorkSpaces), and its
+        // listing costs a call per 25 WorkSpaces: it may take an eighth of the budget of a
+        // sweep period, so a large fleet sweeps every few sweep periods instead.
+        let listing = records.len() / CALL + 1;
+        let ticks = (config.sweep_period.as_millis() / config.reconcile_period.as_millis().max(1)).max(1) as usize;
+        let every = listing.div_ceil((budget * ticks / 8).max(1)).max(1) as i64;
+        let period = config.sweep_period.as_millis().max(1) as i64;
+        let index = now.as_millis().div_euclid(period);
+        let turn = index.rem_euclid(every) == 0;
+        // A backstop that never runs is none: through a long backlog, every fourth turn
+        // sweeps anyway (orphaned alarms, missed events), overdrawing the tick's budget.
+        let overdue = index.rem_euclid(4 * every) == 0;
+        plan.sweep = turn && (take(listing * CALL) || work == 0 || overdue);
+    }
+
+    if plan.sweep || !alarms_on(config) {
+        let active: Vec<&WorkspaceId> = records
+            .iter()
+            .filter_map(|r| match &r.phase {
+                Phase::Active { workspace_id } => Some(workspace_id),
+                _ => None,
+            })
+            .collect();
+        let room = left.max(1);
+        let every = active.len().div_ceil(room).max(1) as u64;
+        let tick = (now.as_millis().max(0) as u64) / (config.reconcile_period.as_millis().max(1) as u64);
+        plan.connections
+            .extend(active.into_iter().filter(|id| (spread(id.as_str()) + tick) % every == 0).take(room).cloned());
+    }
+    plan
+}
+
+/// A stable spread of IDs over rotation slots (FNV-1a): the same ID always lands in the
+/// same slot, whatever order the journal lists it in.
+fn spread(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// The reconciler's decision for this tick.
 pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observations) -> Decision {
     let mut in_flight = records.iter().filter(|r| r.phase.is_rebuilding()).count();
@@ -225,6 +355,9 @@ pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observa
     for record in order {
         let step = match &record.phase {
             Phase::Active { workspace_id } => decide_active(now, config, record, workspace_id, obs),
+            Phase::Disconnected { workspace_id, at } if record.live_request().is_some() => {
+                decide_requested(now, config, record, workspace_id, *at, obs, &mut in_flight)
+            }
             Phase::Disconnected { workspace_id, at } => {
                 decide_disconnected(now, config, record, workspace_id, *at, obs, &mut in_flight)
             }
@@ -253,7 +386,9 @@ fn next_wakeup(config: &Config, records: &[Record], steps: &[Step]) -> Option<Ti
         .map(|w| (&w.record().desk, if matches!(w, Write::Delete(_)) { None } else { Some(w.record()) }))
         .collect();
     let after = records.iter().filter_map(|r| written.get(&r.desk).copied().unwrap_or(Some(r)));
-    let inserted = written.values().flatten().filter(|r| !records.iter().any(|old| old.desk == r.desk)).copied();
+    // Indexed, not searched: a linear search per write made a 10,000-desk tick quadratic.
+    let known: BTreeSet<&DeskKey> = records.iter().map(|r| &r.desk).collect();
+    let inserted = written.values().flatten().filter(|r| !known.contains(&r.desk)).copied();
     after
         .chain(inserted)
         .filter_map(|r| match &r.phase {
@@ -506,13 +641,15 @@ fn complete_rebuild(now: Timestamp, config: &Config, record: &Record, new_id: &W
     next.last_error = None;
     if let Phase::Creating { replaces, disconnected_at, started_at, .. } = &record.phase {
         next.rebuilds += 1;
-        next.last_rebuild = Some(RebuildSummary {
+        next.push_rebuild(RebuildSummary {
             old_workspace_id: replaces.clone(),
             new_workspace_id: new_id.clone(),
             disconnected_at: *disconnected_at,
             started_at: *started_at,
             finished_at: now,
+            reason: record.rebuild_reason(*disconnected_at),
         });
+        next.request = None;
     }
     let step = Step::write(Write::Update(next));
     if alarms_on(config) {
@@ -546,16 +683,14 @@ fn repair_alarms(config: &Config, records: &[Record], steps: &[Step], alarms: &B
     let wanted: BTreeSet<&WorkspaceId> =
         if alarms_on(config) { managed.values().flatten().copied().collect() } else { BTreeSet::new() };
     // A desk written this tick looks after its own alarms, and only if its write holds.
+    // The journal has one record per desk; indexed so a sweep tick stays linear.
+    let by_desk: BTreeMap<&DeskKey, &Record> = records.iter().map(|r| (&r.desk, r)).collect();
     let handled: BTreeSet<&WorkspaceId> = steps
         .iter()
         .filter_map(|s| s.write.as_ref())
         .flat_map(|w| {
-            let desk = &w.record().desk;
-            records
-                .iter()
-                .filter(move |r| &r.desk == desk)
-                .filter_map(|r| r.workspace_id())
-                .chain(w.record().workspace_id())
+            let old = by_desk.get(&w.record().desk).and_then(|r| r.workspace_id());
+            old.into_iter().chain(w.record().workspace_id())
         })
         .collect();
     let already_put: BTreeSet<&WorkspaceId> = steps
@@ -599,7 +734,15 @@ pub fn on_workspace_seen(
     desc: &WorkspaceDescription,
     tags: Option<&Tags>,
 ) -> Option<Step> {
-    if desc.state.is_going() || (config.selector.needs_tags() && tags.is_none()) {
+    if desc.state.is_going() {
+        return None;
+    }
+    if tags.is_none() && record.is_some_and(|r| r.workspace_id() == Some(&desc.id)) {
+        // Already this desk's WorkSpace (our own create, typically): nothing to decide
+        // about management, so no tags need reading; only make sure its alarm is there.
+        return alarms_on(config).then(|| Step { write: None, actions: vec![Action::PutAlarm(desc.id.clone())] });
+    }
+    if config.selector.needs_tags() && tags.is_none() {
         return None;
     }
     let mut spec = desc.spec.clone();
@@ -658,7 +801,11 @@ pub fn on_disconnect_alarm(record: &Record, id: &WorkspaceId, at: Timestamp, now
             Some(Step::write(Write::Update(record.with_phase(phase, now))))
         }
         // A newer alarm during grace: the user came back and left again, so grace restarts.
-        Phase::Disconnected { workspace_id, at: since } if workspace_id == id && at > *since => {
+        // A late alarm for a disconnect before an admin's request changes nothing: the
+        // request stands (`decide_requested` re-checks the connection anyway).
+        Phase::Disconnected { workspace_id, at: since }
+            if workspace_id == id && at > *since && record.live_request().is_none_or(|r| at > r.requested_at) =>
+        {
             let phase = Phase::Disconnected { workspace_id: id.clone(), at };
             Some(Step::write(Write::Update(record.with_phase(phase, now))))
         }
@@ -671,7 +818,10 @@ pub fn on_disconnect_alarm(record: &Record, id: &WorkspaceId, at: Timestamp, now
 /// event is harmless and a stale one only delays a rebuild until the next sweep.
 pub fn on_login(record: &Record, id: &WorkspaceId, at: Timestamp, now: Timestamp) -> Option<Step> {
     match &record.phase {
-        Phase::Disconnected { workspace_id, at: since } if workspace_id == id && at >= *since => {
+        // A late login event from before an admin's request leaves the request standing.
+        Phase::Disconnected { workspace_id, at: since }
+            if workspace_id == id && at >= *since && record.live_request().is_none_or(|r| at > r.requested_at) =>
+        {
             let phase = Phase::Active { workspace_id: id.clone() };
             Some(Step::write(Write::Update(record.with_phase(phase, now))))
         }
@@ -777,4 +927,153 @@ pub fn batches<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
         out.push(items.by_ref().take(size).collect());
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------
+// Admin requests (`blankslate rebuild`): the same path as a disconnect whose grace is over.
+
+/// Why `blankslate rebuild` refuses to write a request for a desk.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Refusal {
+    /// The user is connected (pass `--force` to terminate anyway).
+    Connected,
+    /// WorkSpaces cannot say whether the user is connected (and the WorkSpace is not
+    /// stopped): the connection check cannot pass (pass `--force` to rebuild anyway).
+    ConnectionUnknown,
+    /// A rebuild of this desk is already under way.
+    AlreadyRebuilding(&'static str),
+    /// The WorkSpace is in a state that cannot be terminated now (e.g. SUSPENDED, PENDING).
+    NotTerminable(WorkspaceState),
+    /// The WorkSpace no longer matches the selector.
+    NotSelected,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Connected => write!(f, "the user is connected (S1); pass --force to terminate the session anyway"),
+            Self::ConnectionUnknown => {
+                write!(f, "the connection state is UNKNOWN, so S1 cannot be checked; pass --force to rebuild anyway")
+            }
+            Self::AlreadyRebuilding(phase) => write!(f, "a rebuild is already under way (phase {phase})"),
+            Self::NotTerminable(state) => {
+                write!(f, "the WorkSpace is {}, which cannot be terminated now; try again later", state.as_api_str())
+            }
+            Self::NotSelected => write!(f, "the WorkSpace no longer matches the stack's selector (S2)"),
+        }
+    }
+}
+
+/// The record `blankslate rebuild` writes (conditionally, at `record.version`) to ask
+/// for an immediate rebuild: `Disconnected` with the grace period already over, and the
+/// request. From there the reconciler takes the automatic path (fresh tags and selector
+/// check, spec refresh, in-flight cap, terminate, create), with `decide_requested`'s
+/// connection check instead of the grace period's. Checked here on what the caller read
+/// just now; the reconciler checks again before terminating.
+pub fn request_rebuild(
+    now: Timestamp,
+    config: &Config,
+    record: &Record,
+    desc: &WorkspaceDescription,
+    spec_with_fresh_tags: &WorkspaceSpec,
+    conn: &ConnectionObservation,
+    force: bool,
+) -> Result<Record, Refusal> {
+    if record.phase.is_rebuilding() {
+        return Err(Refusal::AlreadyRebuilding(record.phase.name()));
+    }
+    if !config.selector.matches(spec_with_fresh_tags) {
+        return Err(Refusal::NotSelected);
+    }
+    if !desc.state.can_terminate() {
+        return Err(Refusal::NotTerminable(desc.state));
+    }
+    if !force {
+        match conn.state {
+            ConnectionState::Connected => return Err(Refusal::Connected),
+            ConnectionState::Unknown if desc.state != WorkspaceState::Stopped => {
+                return Err(Refusal::ConnectionUnknown)
+            }
+            _ => {}
+        }
+    }
+    let mut next =
+        record.with_phase(Phase::Disconnected { workspace_id: desc.id.clone(), at: now - config.grace }, now);
+    next.request = Some(RebuildRequest { workspace_id: desc.id.clone(), requested_at: now, force });
+    Ok(next)
+}
+
+/// S1 for an admin request: the user must not be connected now nor have connected since
+/// the request (the request, unlike an alarm, is timed exactly: no lag allowance). A
+/// forced request skips the check, by the admin's explicit choice.
+fn check_request(conn: &ConnectionObservation, state: WorkspaceState, request: &RebuildRequest) -> Verdict {
+    if request.force {
+        return Verdict::Gone;
+    }
+    match conn.state {
+        ConnectionState::Connected => Verdict::Back,
+        _ if conn.last_user_connection.is_some_and(|t| t > request.requested_at) => Verdict::LeftAgain,
+        ConnectionState::Disconnected => Verdict::Gone,
+        ConnectionState::Unknown if state == WorkspaceState::Stopped => Verdict::Gone,
+        ConnectionState::Unknown => Verdict::Wait,
+    }
+}
+
+/// A desk with a live admin request: like [`decide_disconnected`] once grace is over
+/// (selector on fresh tags, spec refresh, in-flight cap), with [`check_request`] as the
+/// connection check. A user found connected cancels the request (the desk goes back to
+/// `Active`, the reason kept in `last_error`); one who came and went restarts an ordinary
+/// grace period.
+#[allow(clippy::too_many_arguments)]
+fn decide_requested(
+    now: Timestamp,
+    config: &Config,
+    record: &Record,
+    id: &WorkspaceId,
+    at: Timestamp,
+    obs: &Observations,
+    in_flight: &mut usize,
+) -> Option<Step> {
+    let request = record.live_request()?;
+    match obs.seen(id) {
+        Seen::Gone if old_enough_to_believe_gone(now, config, record) => {
+            return Some(adopt_replacement(now, config, record, obs).unwrap_or_else(|| release(record)));
+        }
+        Seen::Present(_) => {}
+        _ => return None,
+    }
+    let (desc, spec) = obs.fresh_spec(id)?;
+    if !config.selector.matches(&spec) {
+        return Some(release(record)); // S2: opted out since the request.
+    }
+    let conn = obs.connections.get(id)?;
+    match check_request(conn, desc.state, request) {
+        Verdict::Back => {
+            let mut next = record.with_phase(Phase::Active { workspace_id: id.clone() }, now);
+            next.request = None;
+            next.last_error =
+                Some(format!("rebuild requested at {} cancelled: the user was connected", request.requested_at));
+            Some(Step::write(Write::Update(next)))
+        }
+        Verdict::LeftAgain => {
+            let mut next = record.with_phase(Phase::Disconnected { workspace_id: id.clone(), at: now }, now);
+            next.request = None;
+            Some(Step::write(Write::Update(next)))
+        }
+        Verdict::Wait => None,
+        Verdict::Gone if !desc.state.can_terminate() || *in_flight >= config.max_in_flight_rebuilds => None,
+        Verdict::Gone => {
+            *in_flight += 1;
+            let phase = Phase::Terminating {
+                workspace_id: id.clone(),
+                disconnected_at: at,
+                started_at: now,
+                requested_at: now,
+                attempts: 1,
+            };
+            let mut next = record.with_phase(phase, now);
+            next.spec = spec; // S3: re-create what exists now.
+            Some(Step::write(Write::Update(next)).then(Action::Terminate(id.clone())))
+        }
+    }
 }

@@ -881,6 +881,7 @@ fn s4_completing_a_rebuild_records_the_new_workspace_and_its_history() {
         disconnected_at: t(0),
         started_at: t(10),
         finished_at: t(12),
+        reason: Default::default(), // a disconnect
     };
     let check = |what: &str, r: &Record| {
         assert_eq!(r.phase, Phase::Active { workspace_id: ws("alice2") }, "{what}");

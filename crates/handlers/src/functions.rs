@@ -48,8 +48,12 @@ pub async fn alarm_create<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
             tracing::info!(workspace = %id, "not visible yet; leaving it to the next sweep");
         }
         for desc in &described {
-            let tags = if config.selector.needs_tags() { Some(ports.workspaces.tags(&desc.id).await?) } else { None };
             let record = ports.journal.get(&desc.spec.desk()).await?;
+            // Our own re-create is already its desk's WorkSpace: no tags to read (a call
+            // each, against a shared 2 requests/s budget).
+            let ours = record.as_ref().is_some_and(|r| r.workspace_id() == Some(&desc.id));
+            let tags =
+                if config.selector.needs_tags() && !ours { Some(ports.workspaces.tags(&desc.id).await?) } else { None };
             steps.extend(reconcile::on_workspace_seen(now, config, record.as_ref(), desc, tags.as_ref()));
         }
     }
@@ -120,7 +124,7 @@ pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
 ) -> Result<Report, HandlerError> {
     let records = ports.journal.list().await?;
     let sweep = reconcile::is_sweep_tick(now, config, records.is_empty());
-    let plan = reconcile::plan_reads(now, config, &records, sweep);
+    let plan = reconcile::plan_reads_within(now, config, &records, sweep, config.api_budget_per_tick);
     let mut report = Report::default();
     let obs = observe(ports, config, &records, &plan, &mut report).await;
     let decision = reconcile::decide(now, config, &records, &obs);

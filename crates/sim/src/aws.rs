@@ -71,13 +71,13 @@ impl Alarms for SimAws {
 
 impl Journal for SimAws {
     async fn list(&self) -> PortResult<Vec<Record>> {
-        Ok(self.world().journal_list())
+        self.world().journal_list()
     }
     async fn get(&self, desk: &DeskKey) -> PortResult<Option<Record>> {
-        Ok(self.world().journal_get(desk))
+        self.world().journal_get(desk)
     }
     async fn find_by_workspace(&self, id: &WorkspaceId) -> PortResult<Option<Record>> {
-        Ok(self.world().journal_find(id))
+        self.world().journal_find(id)
     }
     async fn write(&self, write: &Write) -> PortResult<Option<Record>> {
         self.world().journal_write(write)
@@ -86,7 +86,6 @@ impl Journal for SimAws {
 
 impl Notifier for SimAws {
     async fn notify(&self, notice: &Notice) -> PortResult<()> {
-        self.world().publish_notice(notice);
-        Ok(())
+        self.world().publish_notice(notice)
     }
 }

@@ -23,8 +23,12 @@
 #![deny(missing_docs)]
 
 mod aws;
+pub mod campaign;
+pub mod file;
+mod gate;
 pub mod metrics;
 mod open;
+pub mod report;
 mod run;
 pub mod scenario;
 pub mod scenarios;

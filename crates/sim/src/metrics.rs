@@ -41,8 +41,75 @@ pub struct Metrics {
     pub peak_concurrency: usize,
     /// Desks left without a WorkSpace at the end although a policy terminated theirs.
     pub lost_desktops: u64,
+    /// Rebuilds our journal shows under way when the run ends, started within the settle
+    /// period (a backlog still draining, not a loss).
+    pub unfinished_at_end: u64,
     /// Seed function runs that failed.
     pub seed_failures: u64,
+    /// Calls refused with ThrottlingException, by operation.
+    pub throttled: BTreeMap<&'static str, u64>,
+    /// Injected 5xx answers, by operation.
+    pub server_errors: BTreeMap<&'static str, u64>,
+    /// Invocations that died at an injected crash.
+    pub crashes: u64,
+    /// Invocations that failed (crash, or an error they could not absorb); Lambda retries
+    /// an event twice, the schedule runs the reconciler again anyway.
+    pub failed_invocations: u64,
+    /// Events injected faults dropped, duplicated or delayed.
+    pub events_dropped: u64,
+    /// Events delivered twice by an injected fault.
+    pub events_duplicated: u64,
+    /// Events delivered late by an injected fault.
+    pub events_delayed: u64,
+    /// Per rebuild: the control plane's overhead, the time to a fresh desktop beyond the
+    /// grace period and AWS's own terminate and create time.
+    pub overhead: Vec<Duration>,
+    /// Sessions owed a fresh desktop: managed desks whose user left longer than the grace
+    /// period ago (or never used the desktop), and how many of them got one.
+    pub owed_fresh: u64,
+    /// Of `owed_fresh`, the sessions that started on a fresh desktop.
+    pub got_fresh: u64,
+    /// Per disconnect the policy noticed: from the user's real disconnect to the moment the
+    /// grace period was started from (alarm pipeline or connection-state read).
+    pub detection_lag: Vec<Duration>,
+    /// Managed desks whose user had left at the end of the run.
+    pub left_users: u64,
+    /// Of `left_users`, those with a fresh desktop ready (AVAILABLE or still being created).
+    pub left_with_fresh: u64,
+    /// Time series for charts.
+    pub series: Series,
+}
+
+/// Per-minute and sampled series of one run (index 0 is the scenario's start).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Series {
+    /// API calls per minute, by operation.
+    pub calls_per_minute: BTreeMap<&'static str, Vec<u32>>,
+    /// Most function instances running at once, per minute.
+    pub concurrency_per_minute: Vec<u32>,
+    /// Every `sample_minutes`: managed WorkSpaces by state (`in use`, `fresh`, `used idle`,
+    /// `pending`, `terminating`) and users waiting for a desktop.
+    pub states: BTreeMap<&'static str, Vec<u32>>,
+    /// Minutes between two state samples.
+    pub sample_minutes: u32,
+}
+
+impl Series {
+    pub(crate) fn count_call(&mut self, minute: usize, operation: &'static str) {
+        let row = self.calls_per_minute.entry(operation).or_default();
+        if row.len() <= minute {
+            row.resize(minute + 1, 0);
+        }
+        row[minute] += 1;
+    }
+
+    pub(crate) fn concurrency(&mut self, minute: usize, running: usize) {
+        if self.concurrency_per_minute.len() <= minute {
+            self.concurrency_per_minute.resize(minute + 1, 0);
+        }
+        let slot = &mut self.concurrency_per_minute[minute];
+        *slot = (*slot).max(running as u32);
+    }
 }
 
 impl Metrics {
@@ -57,11 +124,36 @@ impl Metrics {
 
     /// The `p`-th percentile (0-100) of time to a fresh desktop.
     pub fn time_to_fresh_percentile(&self, p: f64) -> Option<Duration> {
-        let mut sorted = self.time_to_fresh.clone();
-        sorted.sort();
-        let last = sorted.len().checked_sub(1)?;
-        let index = ((p / 100.0) * last as f64).round() as usize;
-        sorted.get(index.min(last)).copied()
+        percentile(&self.time_to_fresh, p)
+    }
+
+    /// The share of sessions owed a fresh desktop that got one, in percent.
+    pub fn fresh_share(&self) -> f64 {
+        if self.owed_fresh == 0 {
+            100.0
+        } else {
+            100.0 * self.got_fresh as f64 / self.owed_fresh as f64
+        }
+    }
+
+    /// The share of users who had left by the end whose fresh desktop is there (or on
+    /// its way), in percent.
+    pub fn fresh_ready_share(&self) -> f64 {
+        if self.left_users == 0 {
+            100.0
+        } else {
+            100.0 * self.left_with_fresh as f64 / self.left_users as f64
+        }
+    }
+
+    /// The `p`-th percentile (0-100) of the control-plane overhead.
+    pub fn overhead_percentile(&self, p: f64) -> Option<Duration> {
+        percentile(&self.overhead, p)
+    }
+
+    /// Lambda GB-seconds per completed rebuild.
+    pub fn gb_seconds_per_rebuild(&self) -> Option<f64> {
+        (self.rebuilds > 0).then(|| self.lambda_gb_seconds / self.rebuilds as f64)
     }
 
     /// WorkSpaces Terminate + Create calls per completed rebuild.
@@ -74,4 +166,13 @@ impl Metrics {
     pub fn calls(&self, operation: &str) -> u64 {
         self.api_calls.get(operation).copied().unwrap_or(0)
     }
+}
+
+/// The `p`-th percentile (0-100, nearest rank) of `values`.
+pub fn percentile(values: &[Duration], p: f64) -> Option<Duration> {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    let last = sorted.len().checked_sub(1)?;
+    let index = ((p / 100.0) * last as f64).round() as usize;
+    sorted.get(index.min(last)).copied()
 }

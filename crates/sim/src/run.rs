@@ -14,7 +14,12 @@ use blankslate_core::observe::WorkspaceState;
 use blankslate_core::Timestamp;
 use blankslate_handlers as handlers;
 use blankslate_handlers::ports::Ports;
-use rand::SeedableRng;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use blankslate_handlers::ports::ErrorKind;
+use blankslate_handlers::HandlerError;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -61,7 +66,8 @@ pub fn run_inline<F: Future>(future: F) -> Option<F::Output> {
     }
 }
 
-/// Estimated billed duration of one of our invocations: start-up plus a round trip per call.
+/// Estimated billed duration of one of our invocations: start-up plus a round trip per
+/// call. A model (20 ms + 25 ms per call), not a measurement.
 fn estimated_seconds(calls: u64) -> f64 {
     0.02 + 0.025 * calls as f64
 }
@@ -84,6 +90,8 @@ pub struct HeldEvent {
 /// and deliver them late, twice, out of order or never.
 pub struct Simulation {
     aws: SimAws,
+    /// When each of our running function instances ends (for Lambda concurrency).
+    running: BinaryHeap<Reverse<Timestamp>>,
     policy: Policy,
     seed: u64,
     seed_functions: SeedFunctions,
@@ -100,9 +108,11 @@ impl Simulation {
     pub fn new(scenario: Scenario, policy: Policy, seed: u64) -> Self {
         let mut world = World::new(scenario, ChaCha8Rng::seed_from_u64(seed));
         let end = world.now + world.scenario.duration + world.scenario.settle;
+        world.faults_until = world.now + world.scenario.duration;
         setup(&mut world, policy);
         Self {
             aws: SimAws::new(world),
+            running: BinaryHeap::new(),
             policy,
             seed,
             seed_functions: SeedFunctions::default(),
@@ -122,6 +132,16 @@ impl Simulation {
         self.aws.world().now
     }
 
+    /// When the run ends (the scenario's duration plus its settle period).
+    pub fn end(&self) -> Timestamp {
+        self.end
+    }
+
+    /// The policy running the fleet.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
     /// Processes everything scheduled up to `until` (or the end of the scenario).
     pub fn run_until(&mut self, until: Timestamp) {
         let until = until.min(self.end);
@@ -130,8 +150,9 @@ impl Simulation {
             match due {
                 Due::Deliver(function, event) if self.hold_events => self.held.push(HeldEvent { function, event }),
                 Due::Deliver(function, event) => self.deliver(function, &event),
+                Due::Retry(function, event, attempt) => self.deliver_attempt(function, &event, attempt),
                 Due::Reconcile => {
-                    invoke(&self.aws, None);
+                    self.invoke(None, 0);
                     let mut world = self.aws.world();
                     let period = world.scenario.config.reconcile_period;
                     world.schedule_in(period, Due::Reconcile);
@@ -151,8 +172,12 @@ impl Simulation {
 
     /// Delivers an event to a function now.
     pub fn deliver(&mut self, function: Function, event: &serde_json::Value) {
+        self.deliver_attempt(function, event, 0);
+    }
+
+    fn deliver_attempt(&mut self, function: Function, event: &serde_json::Value, attempt: u8) {
         match self.policy {
-            Policy::Blankslate => invoke(&self.aws, Some((function, event))),
+            Policy::Blankslate => self.invoke(Some((function, event)), attempt),
             Policy::Seed => self.seed_functions.deliver(&mut self.aws.world(), function, event),
         }
     }
@@ -174,40 +199,101 @@ impl Simulation {
     }
 }
 
-/// Invokes one of our functions as Lambda would (an event for one of the event
-/// functions, `None` for the reconciler's schedule), and accounts for it.
-fn invoke(aws: &SimAws, event: Option<(Function, &serde_json::Value)>) {
-    let (config, now, calls_before) = {
+impl Simulation {
+    /// Invokes one of our functions as Lambda would (an event for one of the event
+    /// functions, `None` for the reconciler's schedule), and accounts for it: its billed
+    /// time (a model: start-up, a round trip per call, and any wait for API tokens), the
+    /// concurrency it adds, and Lambda's two retries of a failed event invocation.
+    fn invoke(&mut self, event: Option<(Function, &serde_json::Value)>, attempt: u8) {
+        let aws = &self.aws;
+        let (config, now, calls_before, idle) = {
+            let mut world = aws.world();
+            let now = world.now;
+            while self.running.peek().is_some_and(|Reverse(end)| *end <= now) {
+                self.running.pop();
+            }
+            if self.running.len() >= world.scenario.lambda_concurrency {
+                // Lambda throttles the invocation: an event waits in the async queue, a
+                // schedule tick is simply missed.
+                if let Some((function, event)) = event {
+                    world.schedule_in(Duration::from_secs(60), Due::Retry(function, event.clone(), attempt));
+                }
+                return;
+            }
+            world.caller = Actor::Blankslate;
+            world.patience = if event.is_some() { EVENT_PATIENCE } else { RECONCILER_PATIENCE };
+            world.waited = Duration::ZERO;
+            world.crashed = false;
+            world.calls_in_invocation = 0;
+            // A crashing invocation dies between two of its first 64 calls (or not at all
+            // if it makes fewer).
+            let crash = world.scenario.faults.crash;
+            world.crash_at =
+                if world.faults_on() && world.chance(crash) { Some(world.rng.random_range(1..=64)) } else { None };
+            let idle = event.is_none() && world.reconcile_tick_is_idle();
+            (world.scenario.config.clone(), now, world.metrics.api_calls.values().sum::<u64>(), idle)
+        };
+        let ports = Ports { workspaces: aws, alarms: aws, journal: aws, notifier: aws };
+        let name = event.map_or("reconcile", |(f, _)| f.name());
+        let result = if idle {
+            // The tick would list the journal and find nothing to read or do: account for
+            // exactly that (same calls, same time) without copying every record.
+            let scan = aws.world().journal_scan_pages();
+            Some(scan.map(|()| handlers::Report::default()).map_err(HandlerError::Port))
+        } else {
+            run_inline(async {
+                match event {
+                    Some((Function::AlarmCreate, event)) => handlers::alarm_create(ports, &config, now, event).await,
+                    Some((Function::AlarmDelete, event)) => handlers::alarm_delete(ports, &config, now, event).await,
+                    Some((Function::TermRebuild, event)) => handlers::term_rebuild(ports, &config, now, event).await,
+                    None => handlers::reconcile(ports, &config, now).await,
+                }
+            })
+        };
         let mut world = aws.world();
-        world.caller = Actor::Blankslate;
-        (world.scenario.config.clone(), world.now, world.metrics.api_calls.values().sum::<u64>())
-    };
-    let ports = Ports { workspaces: aws, alarms: aws, journal: aws, notifier: aws };
-    let name = event.map_or("reconcile", |(f, _)| f.name());
-    let result = run_inline(async {
-        match event {
-            Some((Function::AlarmCreate, event)) => handlers::alarm_create(ports, &config, now, event).await,
-            Some((Function::AlarmDelete, event)) => handlers::alarm_delete(ports, &config, now, event).await,
-            Some((Function::TermRebuild, event)) => handlers::term_rebuild(ports, &config, now, event).await,
-            None => handlers::reconcile(ports, &config, now).await,
+        world.caller = Actor::Admin;
+        let crashed = std::mem::take(&mut world.crashed);
+        let calls = world.metrics.api_calls.values().sum::<u64>() - calls_before;
+        *world.metrics.invocations.entry(name).or_default() += 1;
+        let memory_gb = if event.is_some() { EVENT_FUNCTION_GB } else { RECONCILER_GB };
+        let seconds = estimated_seconds(calls) + world.waited.as_secs_f64();
+        world.metrics.lambda_gb_seconds += memory_gb * seconds;
+        self.running.push(Reverse(now + Duration::from_secs_f64(seconds)));
+        world.metrics.peak_concurrency = world.metrics.peak_concurrency.max(self.running.len());
+        let minute = world.minute();
+        world.metrics.series.concurrency(minute, self.running.len());
+        let transient = match &result {
+            Some(Ok(_)) => crashed,
+            Some(Err(HandlerError::Port(e))) => matches!(e.kind, ErrorKind::Throttled | ErrorKind::Unavailable),
+            _ => false,
+        };
+        match result {
+            _ if transient => {
+                // The invocation failed as a function fails in Lambda: an event is retried
+                // twice (after about 1 and 2 minutes), then dropped; the schedule runs the
+                // reconciler again anyway.
+                world.metrics.failed_invocations += 1;
+                if let Some((function, event)) = event.filter(|_| attempt < 2) {
+                    let after = Duration::from_secs(60 * (u64::from(attempt) + 1));
+                    world.schedule_in(after, Due::Retry(function, event.clone(), attempt + 1));
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                let detail = format!("{name} failed: {e}");
+                world.violation("handler", String::new(), None, detail);
+            }
+            None => world.violation("handler", String::new(), None, format!("{name} waited on a simulated port")),
         }
-    });
-    let mut world = aws.world();
-    world.caller = Actor::Admin;
-    let calls = world.metrics.api_calls.values().sum::<u64>() - calls_before;
-    *world.metrics.invocations.entry(name).or_default() += 1;
-    let memory_gb = if event.is_some() { EVENT_FUNCTION_GB } else { RECONCILER_GB };
-    world.metrics.lambda_gb_seconds += memory_gb * estimated_seconds(calls);
-    world.metrics.peak_concurrency = world.metrics.peak_concurrency.max(1);
-    match result {
-        Some(Ok(_)) => {}
-        Some(Err(e)) => {
-            let detail = format!("{name} failed: {e}");
-            world.violation("handler", String::new(), None, detail);
-        }
-        None => world.violation("handler", String::new(), None, format!("{name} waited on a simulated port")),
     }
 }
+
+/// How long an event function's calls may wait for an API token: its SDK retries within
+/// a 30-second timeout.
+const EVENT_PATIENCE: Duration = Duration::from_secs(20);
+/// How long the reconciler's calls may wait: it paces its calls over its run (900-second
+/// timeout), so a big tick spreads out instead of failing.
+const RECONCILER_PATIENCE: Duration = Duration::from_secs(300);
 
 impl Function {
     fn name(self) -> &'static str {
@@ -223,10 +309,24 @@ impl Function {
 /// sessions and the reconciler's schedule.
 fn setup(world: &mut World, policy: Policy) {
     let start = world.now;
+    let alarms_on = world.scenario.config.alarm_mode == AlarmMode::PerWorkspace;
     for i in 0..world.scenario.desks.len() {
         let plan = world.scenario.desks[i].clone();
         match plan.created_at {
-            None => world.insert_existing(i),
+            None => {
+                let id = world.insert_existing(i);
+                if world.scenario.enrolled_at_start {
+                    // Deployed on an earlier day: enrolled and alarmed (the seed alarms all).
+                    let managed = world.scenario.config.selector.matches(&plan.spec);
+                    if policy == Policy::Seed || (managed && alarms_on) {
+                        world.alarms.insert(id.clone(), false);
+                    }
+                    if policy == Policy::Blankslate && managed {
+                        let since = start - Duration::from_secs(3600);
+                        world.journal_seed(blankslate_core::journal::Record::enrol(plan.spec.clone(), id, since));
+                    }
+                }
+            }
             Some(offset) => world.schedule(start + offset, Due::AdminCreate(i)),
         }
         if let Some(first) = plan.sessions.first() {
@@ -236,7 +336,12 @@ fn setup(world: &mut World, policy: Policy) {
     if policy == Policy::Blankslate {
         world.schedule(start, Due::Reconcile);
     }
+    world.metrics.series.sample_minutes = SAMPLE_MINUTES;
+    world.schedule(start, Due::Sample);
 }
+
+/// Minutes between two samples of the fleet's states.
+const SAMPLE_MINUTES: u32 = 5;
 
 impl World {
     /// Users, WorkSpaces and CloudWatch reacting to the clock.
@@ -262,7 +367,11 @@ impl World {
                     self.record(user, None, EntryKind::Notice(format!("admin's create failed: {e}")));
                 }
             }
-            Due::Deliver(..) | Due::Reconcile | Due::SeedWake(_) => {}
+            Due::Sample => {
+                self.sample_states();
+                self.schedule_in(Duration::from_secs(60 * u64::from(SAMPLE_MINUTES)), Due::Sample);
+            }
+            Due::Deliver(..) | Due::Retry(..) | Due::Reconcile | Due::SeedWake(_) => {}
         }
     }
 
@@ -273,17 +382,19 @@ impl World {
         }
         w.state = WorkspaceState::Available;
         let completes = w.completes_rebuild.take();
+        let aws_time = w.aws_time;
         self.note_for_ws(id, EntryKind::Available);
         if let Some(disconnected) = completes {
             let took = self.now.since(disconnected);
             self.metrics.rebuilds += 1;
             self.metrics.time_to_fresh.push(took);
+            self.metrics.overhead.push(took.saturating_sub(self.scenario.config.grace + aws_time));
             self.note_for_ws(id, EntryKind::Rebuilt { took });
         }
     }
 
     fn remove(&mut self, id: &WorkspaceId) {
-        let Some(w) = self.workspaces.remove(id) else { return };
+        let Some(w) = self.take_workspace(id) else { return };
         if let Some(i) = self.desk_of(&w.spec.desk()) {
             if self.desks[i].current.as_ref() == Some(id) {
                 self.desks[i].current = None;
@@ -336,6 +447,12 @@ impl World {
         let generation = desk.generation;
         let user = desk.key.user_name.to_string();
         let fresh = self.workspaces.get(id).is_some_and(|w| !w.used);
+        let grace = self.scenario.config.grace;
+        let owed = fresh || self.desks[i].last_disconnect.is_none_or(|t| now.since(t) > grace);
+        if owed && self.scenario.config.selector.matches(&self.scenario.desks[i].spec) {
+            self.metrics.owed_fresh += 1;
+            self.metrics.got_fresh += u64::from(fresh);
+        }
         if let Some(w) = self.workspaces.get_mut(id) {
             w.used = true;
             w.last_user_connection = Some(now);
@@ -401,10 +518,38 @@ fn final_checks(world: &mut World, policy: Policy) {
         let planned = world.scenario.desks[i].sessions.iter().filter(|s| s.start <= world.scenario.duration).count();
         world.metrics.sessions_missed += planned.saturating_sub(desk.next_session) as u64;
         if desk.awaiting_rebuild.is_some() {
-            world.metrics.lost_desktops += 1;
-            world.violation("L1", user.clone(), None, "terminated by the policy and never re-created".into());
+            // A rebuild our journal shows under way, started within the settle period, is
+            // still running when the clock stops (a backlog, not a loss); anything else is.
+            let settle_began = world.now - world.scenario.settle;
+            let running = policy == Policy::Blankslate
+                && world.journal.get(&desk.key).is_some_and(|r| match r.phase {
+                    Phase::Terminating { started_at, .. } | Phase::Creating { started_at, .. } => {
+                        started_at >= settle_began
+                    }
+                    _ => false,
+                });
+            if running {
+                world.metrics.unfinished_at_end += 1;
+            } else {
+                world.metrics.lost_desktops += 1;
+                world.violation("L1", user.clone(), None, "terminated by the policy and never re-created".into());
+            }
         }
-        let live: Vec<&SimWorkspace> = world.workspaces.values().filter(|w| w.spec.desk() == desk.key).collect();
+        if desk.next_session > 0
+            && !desk.connected
+            && world.scenario.config.selector.matches(&world.scenario.desks[i].spec)
+        {
+            // A user who has left: is a fresh desktop waiting for their next session?
+            world.metrics.left_users += 1;
+            let ready = desk
+                .current
+                .as_ref()
+                .and_then(|id| world.workspaces.get(id))
+                .is_some_and(|w| !w.used && matches!(w.state, WorkspaceState::Available | WorkspaceState::Pending));
+            world.metrics.left_with_fresh += u64::from(ready);
+        }
+        let live: Vec<&SimWorkspace> =
+            world.workspaces_of_desk(&desk.key).iter().filter_map(|id| world.workspaces.get(id)).collect();
         let count = live.len();
         let managed_now = live.iter().any(|w| !w.state.is_going() && world.scenario.config.selector.matches(&w.spec));
         if count > 1 {

@@ -123,6 +123,124 @@ pub struct Scenario {
     pub timings: Timings,
     /// The Lambda concurrency limit (the seed's sleeping functions run into it).
     pub lambda_concurrency: usize,
+    /// The WorkSpaces API's request rate (token buckets; ThrottlingException when empty).
+    #[serde(default)]
+    pub api: ApiLimits,
+    /// Faults injected while users keep coming (`duration`); the settle period runs
+    /// without them, so every rebuild must end (L1) once AWS behaves.
+    #[serde(default)]
+    pub faults: Faults,
+    /// The fleet was enrolled on an earlier day: the run starts with every managed desk
+    /// in the journal and alarmed, as a fleet in steady state is (no enrolment storm).
+    #[serde(default)]
+    pub enrolled_at_start: bool,
+}
+
+/// The WorkSpaces API's rate limit, modelled as token buckets: a steady rate with a
+/// burst, per account and Region. Whether AWS keeps one bucket per action is not
+/// documented, so one shared bucket is the default (the stricter reading).
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiLimits {
+    /// Requests per second the bucket refills at (0 turns limits off).
+    pub rate_per_second: f64,
+    /// Bucket size.
+    pub burst: f64,
+    /// One bucket per operation instead of one shared bucket.
+    pub per_operation: bool,
+}
+
+impl Default for ApiLimits {
+    /// The admin guide's figure: 2 requests/s, bursts of 5.
+    fn default() -> Self {
+        Self { rate_per_second: 2.0, burst: 5.0, per_operation: false }
+    }
+}
+
+/// Fault rates (0 to 1), applied to our functions' calls and events while faults are on.
+/// Rates are "after the SDK's own retries": a throttle here is one the SDK gave up on.
+#[derive(Clone, Copy, PartialEq, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// A WorkSpaces call fails with ThrottlingException although the bucket had room.
+    pub throttle: f64,
+    /// A call (WorkSpaces, CloudWatch, journal) fails with a 5xx; for a write the effect
+    /// is unknown (it happened or not, even odds).
+    pub server_error: f64,
+    /// An invocation dies at one of its first 64 calls, chosen at random (that call may
+    /// or may not take effect) and makes no more.
+    pub crash: f64,
+    /// An event is delivered twice.
+    pub duplicate: f64,
+    /// An event is delivered late (up to `max_delay_seconds`), so events arrive out of order.
+    pub delay: f64,
+    /// How late a delayed event may be.
+    pub max_delay_seconds: u64,
+    /// An event is never delivered.
+    pub drop: f64,
+    /// A termination takes 30 minutes.
+    pub slow_terminate: f64,
+    /// A CreateWorkspaces item comes back in FailedRequests.
+    pub create_failure: f64,
+    /// DescribeWorkspaces answers from a stale replica: a WorkSpace gone in the last
+    /// two minutes still shows as TERMINATED.
+    pub stale_read: f64,
+}
+
+impl Faults {
+    /// Every fault on, at rates that make each happen hundreds of times in a fleet day.
+    pub fn all() -> Self {
+        Self {
+            throttle: 0.05,
+            server_error: 0.02,
+            crash: 0.02,
+            duplicate: 0.05,
+            delay: 0.05,
+            max_delay_seconds: 900,
+            drop: 0.05,
+            slow_terminate: 0.05,
+            create_failure: 0.05,
+            stale_read: 0.1,
+        }
+    }
+
+    /// True when any fault is on.
+    pub fn any(&self) -> bool {
+        [
+            self.throttle,
+            self.server_error,
+            self.crash,
+            self.duplicate,
+            self.delay,
+            self.drop,
+            self.slow_terminate,
+            self.create_failure,
+            self.stale_read,
+        ]
+        .iter()
+        .any(|&r| r > 0.0)
+    }
+
+    /// Checks every rate is a probability; the error names the fault.
+    pub fn validate(&self) -> Result<(), String> {
+        let rates = [
+            ("throttle", self.throttle),
+            ("server_error", self.server_error),
+            ("crash", self.crash),
+            ("duplicate", self.duplicate),
+            ("delay", self.delay),
+            ("drop", self.drop),
+            ("slow_terminate", self.slow_terminate),
+            ("create_failure", self.create_failure),
+            ("stale_read", self.stale_read),
+        ];
+        for (name, rate) in rates {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("fault rate {name} = {rate}: must be between 0 and 1"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Scenario {
@@ -137,6 +255,9 @@ impl Scenario {
             desks: Vec::new(),
             timings: Timings::default(),
             lambda_concurrency: 1000,
+            api: ApiLimits::default(),
+            faults: Faults::default(),
+            enrolled_at_start: false,
         }
     }
 }

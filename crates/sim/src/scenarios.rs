@@ -200,3 +200,151 @@ pub fn office_day(desks: usize, seed: u64) -> Result<Scenario, ValidationError> 
     }
     Ok(scenario)
 }
+
+/// How the fleet-scale scenarios split `hours`: users keep coming for all but the last
+/// two hours, which let every rebuild finish (L1) with no new sessions.
+fn span(scenario: &mut Scenario, hours: u64) {
+    let total = minutes(60 * hours.max(3));
+    scenario.settle = minutes(120);
+    scenario.duration = total - scenario.settle;
+}
+
+fn day_start(day: u64) -> Duration {
+    minutes(24 * 60 * day)
+}
+
+/// The fleet-scale scenarios' desks: all opted in, existing (and enrolled) before the run.
+fn fleet_desk(directory: &DirectoryId, n: usize, sessions: Vec<Session>) -> Result<DeskPlan, ValidationError> {
+    Ok(DeskPlan {
+        spec: spec(directory, &format!("user{n:05}"), true, &[])?,
+        created_at: None,
+        sessions,
+        terminate_override: None,
+        lose_create_event: false,
+        note: String::new(),
+    })
+}
+
+/// Keeps the sessions that start while users keep coming.
+fn within(scenario: &Scenario, sessions: Vec<Session>) -> Vec<Session> {
+    sessions.into_iter().filter(|s| s.start < scenario.duration).collect()
+}
+
+fn base(name: &str, start: &str, workspaces: usize, hours: u64) -> Result<Scenario, ValidationError> {
+    let mut scenario = Scenario::new(name, Timestamp::parse(start)?, minutes(60), OPT_IN.parse::<Selector>()?);
+    span(&mut scenario, hours);
+    scenario.enrolled_at_start = true;
+    // Sized to the fleet: a rush must not queue behind the default cap of 500.
+    scenario.config.max_in_flight_rebuilds = workspaces.max(1);
+    Ok(scenario)
+}
+
+/// The school-day rush: `workspaces` pupils arrive between 07:45 and 08:30, one in ten
+/// steps away for a few minutes (within grace) in the morning, and nine in ten leave
+/// between 15:30 and 15:40 (the rest by 17:00), every day of the run. Starts 06:00.
+pub fn school_rush(workspaces: usize, hours: u64, seed: u64) -> Result<Scenario, ValidationError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005c_4001);
+    let mut scenario = base("school-rush", "2026-11-23T06:00:00Z", workspaces, hours)?;
+    let directory = DirectoryId::new("d-9067083b4b")?;
+    let days = scenario.duration.as_secs().div_ceil(86_400);
+    for n in 0..workspaces {
+        let mut sessions = Vec::new();
+        for day in 0..days {
+            let d = day_start(day);
+            let arrive = d + minutes(105) + Duration::from_secs(rng.random_range(0..45 * 60));
+            let leave = if rng.random_bool(0.9) {
+                d + minutes(9 * 60 + 30) + Duration::from_secs(rng.random_range(0..10 * 60))
+            } else {
+                d + minutes(9 * 60 + 40) + Duration::from_secs(rng.random_range(0..80 * 60))
+            };
+            if rng.random_bool(0.1) {
+                let away = d + minutes(4 * 60) + Duration::from_secs(rng.random_range(0..60 * 60));
+                let back = away + minutes(rng.random_range(2..=8));
+                sessions.push(Session { start: arrive, length: away - arrive });
+                sessions.push(Session { start: back, length: leave - back });
+            } else {
+                sessions.push(Session { start: arrive, length: leave - arrive });
+            }
+        }
+        let sessions = within(&scenario, sessions);
+        scenario.desks.push(fleet_desk(&directory, n, sessions)?);
+    }
+    Ok(scenario)
+}
+
+/// Call-centre shifts, 24/7: three eight-hour shifts that overlap by 30 minutes (06:00,
+/// 13:30, 21:00), a third of the agents on each. Agents take two short breaks and a
+/// 30-minute meal break, all within the centre's 40-minute grace period, and leave at
+/// the end of their shift (±10 minutes). Starts 00:00.
+pub fn call_centre(workspaces: usize, hours: u64, seed: u64) -> Result<Scenario, ValidationError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00ca_11ce);
+    let mut scenario = base("call-centre", "2026-11-23T00:00:00Z", workspaces, hours)?;
+    scenario.config.grace = minutes(40);
+    let directory = DirectoryId::new("d-90670a1c2e")?;
+    let days = scenario.duration.as_secs().div_ceil(86_400) + 1;
+    let shift_starts = [minutes(6 * 60), minutes(13 * 60 + 30), minutes(21 * 60)];
+    for n in 0..workspaces {
+        let shift = shift_starts[n % 3];
+        let mut sessions = Vec::new();
+        for day in 0..days {
+            let jitter = |rng: &mut ChaCha8Rng| Duration::from_secs(rng.random_range(0..=20 * 60));
+            let mut clock = (day_start(day) + shift + jitter(&mut rng)).saturating_sub(minutes(10));
+            let end = day_start(day) + shift + minutes(8 * 60) + jitter(&mut rng);
+            let end = end.saturating_sub(minutes(10));
+            // Work, short break, work, meal, work, short break, work.
+            let breaks = [rng.random_range(5..=10), 30, rng.random_range(5..=10)];
+            let part = (end.saturating_sub(clock)).saturating_sub(minutes(breaks.iter().sum())) / 4;
+            for (k, pause) in breaks.iter().map(|&b| Some(b)).chain([None]).enumerate() {
+                let _ = k;
+                sessions.push(Session { start: clock, length: part });
+                clock += part;
+                if let Some(pause) = pause {
+                    clock += minutes(pause);
+                }
+            }
+        }
+        let sessions = within(&scenario, sessions);
+        scenario.desks.push(fleet_desk(&directory, n, sessions)?);
+    }
+    Ok(scenario)
+}
+
+/// Kiosks: short, frequent sessions (5 to 20 minutes, 15 to 90 minutes apart) from 08:00
+/// to 20:00, so most desktops are rebuilt several times a day. Starts 06:00.
+pub fn kiosk(workspaces: usize, hours: u64, seed: u64) -> Result<Scenario, ValidationError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x000c_105c);
+    let mut scenario = base("kiosk", "2026-11-23T06:00:00Z", workspaces, hours)?;
+    let directory = DirectoryId::new("d-9067083b4b")?;
+    let days = scenario.duration.as_secs().div_ceil(86_400);
+    for n in 0..workspaces {
+        let mut sessions = Vec::new();
+        for day in 0..days {
+            let mut clock = day_start(day) + minutes(120) + minutes(rng.random_range(0..60));
+            let close = day_start(day) + minutes(14 * 60);
+            while clock < close {
+                let length = minutes(rng.random_range(5..=20));
+                sessions.push(Session { start: clock, length });
+                clock += length + minutes(rng.random_range(15..=90));
+            }
+        }
+        let sessions = within(&scenario, sessions);
+        scenario.desks.push(fleet_desk(&directory, n, sessions)?);
+    }
+    Ok(scenario)
+}
+
+/// The built-in scenarios by name, for the command line.
+pub const BUILT_IN: [&str; 5] = ["school-rush", "call-centre", "kiosk", "office-day", "demo"];
+
+/// A built-in scenario by name, sized to `workspaces` desks and `hours` simulated hours
+/// (`office-day` and `demo` have their own length; `demo` its own fleet).
+pub fn built_in(name: &str, workspaces: usize, hours: u64, seed: u64) -> Result<Option<Scenario>, ValidationError> {
+    Ok(Some(match name {
+        "school-rush" => school_rush(workspaces, hours, seed)?,
+        "call-centre" => call_centre(workspaces, hours, seed)?,
+        "kiosk" => kiosk(workspaces, hours, seed)?,
+        "office-day" => office_day(workspaces, seed)?,
+        "demo" => demo()?,
+        _ => return Ok(None),
+    }))
+}

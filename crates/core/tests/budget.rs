@@ -1,0 +1,126 @@
+//! The reconciler's read plan under an API budget (`reconcile::plan_reads_within`): it
+//! never plans more WorkSpaces calls than the budget, serves rebuilds under way first,
+//! and in alarm-free mode covers every active desk within a bounded number of ticks.
+
+use std::collections::BTreeSet;
+
+use blankslate_core::config::{AlarmMode, Config};
+use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
+use blankslate_core::journal::{Phase, Record};
+use blankslate_core::reconcile::{plan_reads_within, ReadPlan};
+use blankslate_core::selector::Selector;
+use blankslate_core::spec::WorkspaceSpec;
+use blankslate_core::Timestamp;
+
+/// 2026-01-01T00:00:00Z.
+const BASE: i64 = 1_767_225_600_000;
+
+fn t(minute: i64) -> Timestamp {
+    Timestamp::from_millis(BASE + minute * 60_000)
+}
+
+fn record(n: usize, phase: impl Fn(WorkspaceId) -> Phase) -> Record {
+    let spec = WorkspaceSpec::new(
+        DirectoryId::new("d-9067083b4b").unwrap(),
+        UserName::new(format!("user{n:05}")).unwrap(),
+        BundleId::new("wsb-clj85qzj1").unwrap(),
+    );
+    let id = WorkspaceId::new(format!("ws-{n:09}")).unwrap();
+    let mut r = Record::enrol(spec, id.clone(), t(-600));
+    r.phase = phase(id);
+    r
+}
+
+fn config() -> Config {
+    let mut c = Config::new("tag:blankslate".parse::<Selector>().unwrap());
+    c.max_in_flight_rebuilds = 100_000;
+    c
+}
+
+/// WorkSpaces calls the plan and the writes it can lead to take: batched reads and the
+/// terminates and creates (one per due desk at most) in calls of 25, tags and desk
+/// look-ups one call each.
+fn calls(plan: &ReadPlan, creates: usize) -> usize {
+    let terminates = plan.tags.len();
+    plan.describe.len().div_ceil(25)
+        + plan.connections.len().div_ceil(25)
+        + plan.tags.len()
+        + plan.desks.len()
+        + terminates.div_ceil(25)
+        + creates.div_ceil(25)
+}
+
+#[test]
+fn a_rush_of_due_disconnects_is_planned_within_the_budget_oldest_first() {
+    let records: Vec<Record> = (0..5000)
+        .map(|n| record(n, |id| Phase::Disconnected { workspace_id: id, at: t(-(n as i64 % 60) - 11) }))
+        .collect();
+    for budget in [4, 10, 90, 500] {
+        let plan = plan_reads_within(t(0), &config(), &records, false, budget);
+        assert!(calls(&plan, 0) <= budget, "budget {budget}: {} calls planned", calls(&plan, 0));
+        assert!(!plan.tags.is_empty() || budget < 10, "budget {budget} planned nothing");
+        // Oldest disconnects (largest n % 60) come first.
+        let oldest = records.iter().map(|r| r.phase.clone()).filter_map(|p| match p {
+            Phase::Disconnected { at, .. } => Some(at),
+            _ => None,
+        });
+        let oldest = oldest.min().unwrap();
+        if let Some(first) = plan.tags.first() {
+            let r = records.iter().find(|r| r.workspace_id() == Some(first)).unwrap();
+            assert!(matches!(r.phase, Phase::Disconnected { at, .. } if at == oldest));
+        }
+    }
+}
+
+#[test]
+fn rebuilds_under_way_are_served_before_new_ones() {
+    let mut records: Vec<Record> =
+        (0..3000).map(|n| record(n, |id| Phase::Disconnected { workspace_id: id, at: t(-20) })).collect();
+    records.extend((3000..3100).map(|n| {
+        record(n, |id| Phase::Terminating {
+            workspace_id: id,
+            disconnected_at: t(-30),
+            started_at: t(-2),
+            requested_at: t(-2),
+            attempts: 1,
+        })
+    }));
+    let plan = plan_reads_within(t(0), &config(), &records, false, 20);
+    let terminating: BTreeSet<&WorkspaceId> = records[3000..].iter().filter_map(|r| r.workspace_id()).collect();
+    assert!(terminating.iter().all(|id| plan.describe.contains(id)), "every terminating desk is confirmed");
+    assert!(calls(&plan, 100) <= 20, "{} calls", calls(&plan, 100));
+}
+
+#[test]
+fn alarm_free_mode_covers_every_active_desk_within_a_few_ticks() {
+    let mut c = config();
+    c.alarm_mode = AlarmMode::Off;
+    let records: Vec<Record> = (0..10_000).map(|n| record(n, |id| Phase::Active { workspace_id: id })).collect();
+    let mut seen = BTreeSet::new();
+    let mut ticks = 0;
+    while seen.len() < records.len() {
+        let plan = plan_reads_within(t(ticks), &c, &records, false, c.api_budget_per_tick);
+        assert!(calls(&plan, 0) <= c.api_budget_per_tick, "{} calls", calls(&plan, 0));
+        seen.extend(plan.connections);
+        ticks += 1;
+        assert!(ticks <= 12, "only {} of 10,000 desks read in 12 ticks", seen.len());
+    }
+    // 10,000 desks at 25 per call within 90 calls a tick: about five ticks.
+    assert!(ticks <= 8, "{ticks} ticks");
+}
+
+#[test]
+fn the_sweep_waits_for_a_quiet_tick_and_keeps_to_its_share() {
+    let quiet: Vec<Record> = (0..3000).map(|n| record(n, |id| Phase::Active { workspace_id: id })).collect();
+    assert!(plan_reads_within(t(0), &config(), &quiet, true, 90).sweep, "nothing else to do: sweep");
+    let mut busy = quiet.clone();
+    busy[0].phase = Phase::Disconnected { workspace_id: busy[0].workspace_id().unwrap().clone(), at: t(-30) };
+    assert!(!plan_reads_within(t(15), &config(), &busy, true, 90).sweep, "a due rebuild comes first");
+    assert!(plan_reads_within(t(60), &config(), &busy, true, 90).sweep, "but every fourth turn sweeps anyway");
+    assert!(plan_reads_within(t(0), &config(), &busy[..100], true, 90).sweep, "a small fleet's sweep fits");
+    // 10,000 desks: a listing of 401 calls, at most 90 * 15 / 8 = 168 calls a sweep
+    // period, so one sweep tick in three lists the fleet.
+    let fleet: Vec<Record> = (0..10_000).map(|n| record(n, |id| Phase::Active { workspace_id: id })).collect();
+    let sweeps = (0..9).filter(|k| plan_reads_within(t(15 * k), &config(), &fleet, true, 90).sweep).count();
+    assert_eq!(sweeps, 3);
+}
