@@ -45,7 +45,6 @@
 
 mod common;
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -56,9 +55,8 @@ use blankslate_core::journal::Phase;
 use blankslate_core::spec::{RunningMode, Tags, VolumeEncryption, WorkspaceProperties, WorkspaceSpec};
 use blankslate_core::Timestamp;
 use blankslate_handlers::ports::{Alarms, Journal, Workspaces};
-use common::{blankslate, ministack, ministack_template, scratch, text};
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use common::{blankslate, ministack, ministack_template, scratch, session, text, wait_for};
+use serde_json::Value;
 
 /// A Region no other test uses: destroy deletes every `Workspace_Disconnected_id_*` alarm
 /// of its Region, and ministack's alarms ignore dimensions. `BLANKSLATE_E2E_REGION`
@@ -70,90 +68,6 @@ fn region() -> &'static str {
 const DIRECTORY: &str = "d-90670e2e01";
 const BUNDLE: &str = "wsb-clj85qzj1";
 const KEY: &str = "arn:aws:kms:eu-central-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-
-/// Destroys the stack when the test fails part-way, so a failed run leaves no
-/// reconciler firing at a dead emulator; the success path destroys it itself.
-struct Teardown<'a> {
-    dir: &'a Path,
-    stack: &'a str,
-    env: &'a [(&'a str, &'a str)],
-    armed: bool,
-}
-
-impl Drop for Teardown<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let out = blankslate(
-                self.dir,
-                &["destroy", "--yes", "--stack-name", self.stack, "--region", region()],
-                self.env,
-                "",
-            );
-            eprintln!("teardown after a failure: destroy {}: {:?}", self.stack, out.status);
-        }
-        // The journal table outlives the stack (DeletionPolicy Retain): ours goes too.
-        let table = format!("{}-Workspace_Journal", self.stack);
-        let endpoint = ministack();
-        let deleted = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(async {
-                let aws = sdk(&endpoint).await;
-                let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-                // The template protects it against deletion.
-                let unprotect = dynamodb.update_table().table_name(&table).deletion_protection_enabled(false);
-                unprotect.send().await.map_err(|e| format!("{e:?}"))?;
-                dynamodb.delete_table().table_name(&table).send().await.map(|_| ()).map_err(|e| format!("{e:?}"))
-            })
-        })
-        .join();
-        if let Ok(Err(e)) = deleted {
-            eprintln!("teardown: journal table not deleted: {e}");
-        }
-    }
-}
-
-/// Waits for `check` to answer, polling every second; on the deadline fails naming `step`.
-async fn wait_for<T, F, Fut>(limit: Duration, step: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let start = Instant::now();
-    loop {
-        let last = match check().await {
-            Ok(value) => {
-                eprintln!("e2e: {step}: after {:.0?}", start.elapsed());
-                return value;
-            }
-            Err(last) => last,
-        };
-        assert!(start.elapsed() < limit, "step stalled: {step} (waited {limit:?}); last seen: {last}");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-/// A control call to the emulator: `POST /_control/<path>`.
-async fn control(url: &str, path: &str, body: Value) -> Value {
-    let authority = url.strip_prefix("http://").expect("an http URL");
-    let body = body.to_string();
-    let mut stream = tokio::net::TcpStream::connect(authority).await.expect("connect to the emulator");
-    let head = format!(
-        "POST /_control/{path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.expect("read");
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = response.split_once("\r\n\r\n").expect("a complete response");
-    assert!(head.starts_with("HTTP/1.1 200"), "control {path}: {head}\n{body}");
-    serde_json::from_str(body).expect("JSON")
-}
-
-async fn session(url: &str, action: &str, id: &WorkspaceId) {
-    control(url, action, json!({ "workspace_id": id.as_str() })).await;
-}
 
 /// The debug bootstrap, zipped as Lambda wants it.
 fn bootstrap_zip(dir: &Path) -> PathBuf {
@@ -275,7 +189,7 @@ async fn the_seed_loop_end_to_end_on_ministack() {
     for chunk in leftover.chunks(100) {
         stale.delete_disconnect_alarms(chunk).await.expect("leftover alarms deleted");
     }
-    let mut teardown = Teardown { dir: &dir, stack: &stack, env: &env, armed: true };
+    let mut teardown = common::Teardown::new(&dir, &stack, region(), &env);
     let out = blankslate(&dir, &args, &env, "");
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "step stalled: deploy: exit {:?}\n{stdout}\n{stderr}", out.status);
@@ -455,7 +369,7 @@ async fn the_seed_loop_end_to_end_on_ministack() {
         }
     })
     .await;
-    teardown.armed = false;
+    teardown.destroy = false;
     let out = blankslate(&dir, &["destroy", "--yes", "--stack-name", &stack, "--region", region()], &env, "");
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "step stalled: destroy: exit {:?}\n{stdout}\n{stderr}", out.status);

@@ -17,67 +17,19 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blankslate_aws::{AwsWorkspaces, DynamoJournal};
 use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::spec::{Tags, WorkspaceSpec};
 use blankslate_handlers::ports::{Journal, Workspaces};
-use common::{blankslate, ministack, ministack_template, scratch, text};
+use common::{blankslate, control, ministack, ministack_template, scratch, session, text, wait_for};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A Region no other test uses.
 const REGION: &str = "ap-southeast-2";
 const DIRECTORY: &str = "d-906700b5a1";
 const BUNDLE: &str = "wsb-clj85qzj1";
-
-struct Teardown {
-    dir: PathBuf,
-    stack: String,
-    env: Vec<(String, String)>,
-}
-
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let out =
-            blankslate(&self.dir, &["destroy", "--yes", "--stack-name", &self.stack, "--region", REGION], &env, "");
-        eprintln!("teardown: destroy {}: {:?}", self.stack, out.status);
-        let table = format!("{}-Workspace_Journal", self.stack);
-        let endpoint = ministack();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(async {
-                let aws = common::sdk(&endpoint, REGION).await;
-                let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-                let _ = dynamodb.update_table().table_name(&table).deletion_protection_enabled(false).send().await;
-                let _ = dynamodb.delete_table().table_name(&table).send().await;
-            })
-        })
-        .join();
-    }
-}
-
-async fn control(url: &str, path: &str, id: &WorkspaceId) {
-    control_with(url, path, json!({ "workspace_id": id.as_str() })).await
-}
-
-async fn control_with(url: &str, path: &str, body: Value) {
-    let authority = url.strip_prefix("http://").expect("an http URL");
-    let body = body.to_string();
-    let mut stream = tokio::net::TcpStream::connect(authority).await.expect("connect to the emulator");
-    let head = format!(
-        "POST /_control/{path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.expect("read");
-    let response = String::from_utf8_lossy(&response).into_owned();
-    assert!(response.starts_with("HTTP/1.1 200"), "control {path}: {response}");
-}
 
 fn spec(user: &str, tags: &[(&str, &str)]) -> WorkspaceSpec {
     let mut spec = WorkspaceSpec::new(
@@ -87,25 +39,6 @@ fn spec(user: &str, tags: &[(&str, &str)]) -> WorkspaceSpec {
     );
     spec.tags = Tags::from_pairs(tags.iter().copied()).expect("tags");
     spec
-}
-
-/// Polls `check` every second until it answers; fails naming `step` after `limit`.
-async fn wait_for<T, Fut: std::future::Future<Output = Result<T, String>>>(
-    limit: Duration,
-    step: &str,
-    mut check: impl FnMut() -> Fut,
-) -> T {
-    let start = Instant::now();
-    loop {
-        match check().await {
-            Ok(v) => {
-                eprintln!("ops: {step}: after {:.0?}", start.elapsed());
-                return v;
-            }
-            Err(last) => assert!(start.elapsed() < limit, "step stalled: {step} ({limit:?}); last: {last}"),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }
 
 /// Runs the binary off the async runtime's threads.
@@ -202,7 +135,8 @@ async fn status_history_and_rebuild_against_a_deployed_stack() {
         "{stderr}"
     );
 
-    let _teardown = Teardown { dir: dir.clone(), stack: stack.clone(), env: env.clone() };
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let _teardown = common::Teardown::new(&dir, &stack, REGION, &pairs);
     let deploy = ops(&[
         "deploy",
         "--selector",
@@ -256,13 +190,13 @@ async fn status_history_and_rebuild_against_a_deployed_stack() {
     .await;
     // Bob stays connected; alice and carol came and left.
     for who in [&alice, &bob, &carol] {
-        control(&url, "connect", who).await;
+        session(&url, "connect", who).await;
     }
     // Sessions longer than the alarm lag allowance (5 s here), so leaving is not taken
     // for a return the alarm hid (which would restart the grace period).
     tokio::time::sleep(Duration::from_secs(7)).await;
     for who in [&alice, &carol] {
-        control(&url, "disconnect", who).await;
+        session(&url, "disconnect", who).await;
     }
     // Alarm-free mode: a reconciler run finds the disconnects and starts their grace.
     let lambda = aws_sdk_lambda::Client::new(&aws);
@@ -345,7 +279,7 @@ async fn status_history_and_rebuild_against_a_deployed_stack() {
 
     // A desk mid-rebuild shows in status: carol, requested without waiting, whose
     // termination the emulator makes last 30 s.
-    control_with(&url, "termination", json!({ "workspace_id": carol.as_str(), "seconds": 30 })).await;
+    control(&url, "termination", json!({ "workspace_id": carol.as_str(), "seconds": 30 })).await;
     let out = run(&dir, ops(&["rebuild", carol.as_str(), "--no-wait"]), env.clone()).await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "rebuild carol: {stdout}\n{stderr}");

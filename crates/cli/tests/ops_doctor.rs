@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
@@ -23,70 +22,10 @@ use blankslate_core::reconcile::Write;
 use blankslate_core::spec::{Tags, WorkspaceSpec};
 use blankslate_core::Timestamp;
 use blankslate_handlers::ports::{Alarms, Journal, Workspaces};
-use common::{ministack, ministack_template, text};
+use common::{ministack, text};
 
 /// A Region no other test uses: alarms are per Region, and doctor lists them all.
 const REGION: &str = "ap-northeast-3";
-
-/// Deletes the stack, its retained journal table and the trail, whatever happened.
-struct Teardown {
-    dir: PathBuf,
-    stack: String,
-    env: Vec<(String, String)>,
-}
-
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let out = common::blankslate(
-            &self.dir,
-            &["destroy", "--yes", "--stack-name", &self.stack, "--region", REGION],
-            &env,
-            "",
-        );
-        if !out.status.success() {
-            eprintln!("teardown: destroy {}: {}", self.stack, text(&out).1);
-        }
-        let stack = self.stack.clone();
-        let endpoint = ministack();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(async {
-                let aws = common::sdk(&endpoint, REGION).await;
-                let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-                let table = format!("{stack}-Workspace_Journal");
-                let _ = dynamodb.update_table().table_name(&table).deletion_protection_enabled(false).send().await;
-                let _ = dynamodb.delete_table().table_name(&table).send().await;
-                let _ =
-                    aws_sdk_cloudtrail::Client::new(&aws).delete_trail().name(format!("{stack}-trail")).send().await;
-            })
-        })
-        .join();
-    }
-}
-
-fn deploy(dir: &Path, stack: &str, env: &[(&str, &str)]) {
-    let zip = common::zip_bootstrap(dir, &std::fs::read(env!("CARGO_BIN_EXE_blankslate")).expect("the binary"));
-    let template = ministack_template(dir, &[]);
-    let args = [
-        "deploy",
-        "--stack-name",
-        stack,
-        "--region",
-        REGION,
-        "--selector",
-        "tag:blankslate",
-        "--reconcile-minutes",
-        "60",
-        "--zip",
-        zip.to_str().expect("utf-8"),
-        "--template",
-        template.to_str().expect("utf-8"),
-    ];
-    let out = common::blankslate(dir, &args, env, "");
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "deploy: exit {:?}\n{stdout}\n{stderr}", out.status);
-}
 
 /// The line of check `name` (its verdict and what was found) and the fix line after it.
 fn check<'a>(stdout: &'a str, name: &str) -> (&'a str, &'a str) {
@@ -119,12 +58,8 @@ async fn doctor_passes_a_healthy_stack_and_names_each_break_with_its_fix() {
     for chunk in leftover.chunks(100) {
         stale.delete_disconnect_alarms(chunk).await.expect("leftover alarms deleted");
     }
-    let _teardown = Teardown {
-        dir: dir.clone(),
-        stack: stack.clone(),
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-    };
-    deploy(&dir, &stack, &env);
+    let _teardown = common::Teardown::new(&dir, &stack, REGION, &env);
+    common::deploy_without_functions(&dir, &stack, REGION, &env);
     let doctor = |output: &str| -> Output {
         common::blankslate(&dir, &["doctor", "--stack-name", &stack, "--region", REGION, "--output", output], &env, "")
     };

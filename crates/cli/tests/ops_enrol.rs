@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use blankslate_core::reconcile::Write;
 use blankslate_core::spec::{Tags, WorkspaceSpec};
 use blankslate_core::Timestamp;
 use blankslate_handlers::ports::{Journal, Workspaces};
-use common::{ministack, ministack_template, text};
+use common::{ministack, text};
 
 /// A Region no other test uses.
 const REGION: &str = "eu-north-1";
@@ -31,62 +31,6 @@ const BATCH_DIRECTORY: &str = "d-90670e0103";
 
 fn scratch() -> PathBuf {
     common::scratch("ops-enrol")
-}
-
-/// Deletes the stack and its retained journal table, whatever happened.
-struct Teardown {
-    dir: PathBuf,
-    stack: String,
-    env: Vec<(String, String)>,
-}
-
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let out = common::blankslate(
-            &self.dir,
-            &["destroy", "--yes", "--stack-name", &self.stack, "--region", REGION],
-            &env,
-            "",
-        );
-        if !out.status.success() {
-            eprintln!("teardown: destroy {}: {}", self.stack, text(&out).1);
-        }
-        let table = format!("{}-Workspace_Journal", self.stack);
-        let endpoint = ministack();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(async {
-                let dynamodb = aws_sdk_dynamodb::Client::new(&common::sdk(&endpoint, REGION).await);
-                let _ = dynamodb.update_table().table_name(&table).deletion_protection_enabled(false).send().await;
-                let _ = dynamodb.delete_table().table_name(&table).send().await;
-            })
-        })
-        .join();
-    }
-}
-
-fn deploy(dir: &Path, stack: &str, env: &[(&str, &str)]) {
-    let zip = common::zip_bootstrap(dir, &std::fs::read(env!("CARGO_BIN_EXE_blankslate")).expect("the binary"));
-    let template = ministack_template(dir, &[]);
-    let args = [
-        "deploy",
-        "--stack-name",
-        stack,
-        "--region",
-        REGION,
-        "--selector",
-        "tag:blankslate",
-        "--reconcile-minutes",
-        "60",
-        "--zip",
-        zip.to_str().expect("utf-8"),
-        "--template",
-        template.to_str().expect("utf-8"),
-    ];
-    let out = common::blankslate(dir, &args, env, "");
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "deploy: exit {:?}\n{stdout}\n{stderr}", out.status);
 }
 
 fn spec(directory: &str, user: &str, tags: &[(&str, &str)]) -> WorkspaceSpec {
@@ -120,12 +64,8 @@ async fn enrol_and_release_against_a_deployed_stack() {
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
     ];
-    let _teardown = Teardown {
-        dir: dir.clone(),
-        stack: stack.clone(),
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-    };
-    deploy(&dir, &stack, &env);
+    let _teardown = common::Teardown::new(&dir, &stack, REGION, &env);
+    common::deploy_without_functions(&dir, &stack, REGION, &env);
     let run = |args: &[&str], stdin: &str| -> Output {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--stack-name", &stack, "--region", REGION]);

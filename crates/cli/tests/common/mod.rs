@@ -1,9 +1,19 @@
 //! What the ministack-backed CLI tests share: the endpoint, running the binary with a
-//! clean environment, and the built-in template rewritten for ministack.
+//! clean environment, the built-in template rewritten for ministack, deploying it and
+//! cleaning up after it, and driving the WorkSpaces emulator.
 
+// Each test binary compiles this module and uses a part of it.
+#![allow(dead_code)]
+
+use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use blankslate_core::ids::WorkspaceId;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// ministack's endpoint, or a panic saying how to start it.
 pub fn ministack() -> String {
@@ -108,4 +118,124 @@ pub async fn sdk(endpoint: &str, region: &str) -> aws_config::SdkConfig {
         .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new("test", "test", None, None, "test"))
         .load()
         .await
+}
+
+/// `blankslate deploy` of the ministack template (no extra function settings) with the
+/// CLI's own binary as the functions' code: for tests that never need a function to run.
+/// The reconciler is scheduled hourly, so it stays out of the way.
+pub fn deploy_without_functions(dir: &Path, stack: &str, region: &str, env: &[(&str, &str)]) {
+    let zip = zip_bootstrap(dir, &std::fs::read(env!("CARGO_BIN_EXE_blankslate")).expect("the binary"));
+    let template = ministack_template(dir, &[]);
+    let args = [
+        "deploy",
+        "--stack-name",
+        stack,
+        "--region",
+        region,
+        "--selector",
+        "tag:blankslate",
+        "--reconcile-minutes",
+        "60",
+        "--zip",
+        zip.to_str().expect("utf-8"),
+        "--template",
+        template.to_str().expect("utf-8"),
+    ];
+    let out = blankslate(dir, &args, env, "");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "deploy: exit {:?}\n{stdout}\n{stderr}", out.status);
+}
+
+/// Cleans up a test's stack when dropped, whatever happened: `blankslate destroy` (unless
+/// the test destroyed it itself and cleared `destroy`), then what outlives the stack: the
+/// journal table (DeletionPolicy Retain, deletion-protected) and a `<stack>-trail`. A
+/// failed run so leaves no reconciler firing at a dead emulator.
+pub struct Teardown {
+    pub dir: PathBuf,
+    pub stack: String,
+    pub region: String,
+    pub env: Vec<(String, String)>,
+    pub destroy: bool,
+}
+
+impl Teardown {
+    pub fn new(dir: &Path, stack: &str, region: &str, env: &[(&str, &str)]) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            stack: stack.to_owned(),
+            region: region.to_owned(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            destroy: true,
+        }
+    }
+}
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        if self.destroy {
+            let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let args = ["destroy", "--yes", "--stack-name", &self.stack, "--region", &self.region];
+            let out = blankslate(&self.dir, &args, &env, "");
+            eprintln!("teardown: destroy {}: {:?} {}", self.stack, out.status, text(&out).1);
+        }
+        let (stack, region, endpoint) = (self.stack.clone(), self.region.clone(), ministack());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async {
+                let aws = sdk(&endpoint, &region).await;
+                let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+                let table = format!("{stack}-Workspace_Journal");
+                let _ = dynamodb.update_table().table_name(&table).deletion_protection_enabled(false).send().await;
+                if let Err(e) = dynamodb.delete_table().table_name(&table).send().await {
+                    eprintln!("teardown: journal table {table} not deleted: {e:?}");
+                }
+                let _ =
+                    aws_sdk_cloudtrail::Client::new(&aws).delete_trail().name(format!("{stack}-trail")).send().await;
+            })
+        })
+        .join();
+    }
+}
+
+/// Polls `check` every second until it answers; on the deadline fails naming `step`.
+pub async fn wait_for<T, F, Fut>(limit: Duration, step: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        match check().await {
+            Ok(value) => {
+                eprintln!("{step}: after {:.0?}", start.elapsed());
+                return value;
+            }
+            Err(last) => assert!(start.elapsed() < limit, "step stalled: {step} (waited {limit:?}); last seen: {last}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// A control call to the WorkSpaces emulator, `POST /_control/<path>`, that must succeed.
+pub async fn control(url: &str, path: &str, body: Value) -> Value {
+    let authority = url.strip_prefix("http://").expect("an http URL");
+    let body = body.to_string();
+    let mut stream = tokio::net::TcpStream::connect(authority).await.expect("connect to the emulator");
+    let head = format!(
+        "POST /_control/{path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a complete response");
+    assert!(head.starts_with("HTTP/1.1 200"), "control {path}: {head}\n{body}");
+    serde_json::from_str(body).expect("JSON")
+}
+
+/// A user's session on `id` starts (`"connect"`) or ends (`"disconnect"`) now.
+pub async fn session(url: &str, action: &str, id: &WorkspaceId) {
+    control(url, action, json!({ "workspace_id": id.as_str() })).await;
 }
