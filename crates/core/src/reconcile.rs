@@ -355,9 +355,6 @@ pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observa
     for record in order {
         let step = match &record.phase {
             Phase::Active { workspace_id } => decide_active(now, config, record, workspace_id, obs),
-            Phase::Disconnected { workspace_id, at } if record.live_request().is_some() => {
-                decide_requested(now, config, record, workspace_id, *at, obs, &mut in_flight)
-            }
             Phase::Disconnected { workspace_id, at } => {
                 decide_disconnected(now, config, record, workspace_id, *at, obs, &mut in_flight)
             }
@@ -462,6 +459,13 @@ fn adopt_replacement(now: Timestamp, config: &Config, record: &Record, obs: &Obs
     on_workspace_seen(now, config, Some(record), desc, tags)
 }
 
+/// A disconnected desk once its grace period is over, or at once for a live admin
+/// request: the WorkSpace gone (adopt its replacement or release), opted out (release,
+/// S2), or by the connection check back, gone again, or terminated (S1; S3 from fresh
+/// tags; the in-flight cap). A request is checked by [`check_request`] instead of the
+/// grace period's check; a user found connected cancels it (the desk goes back to
+/// `Active`, the reason kept in `last_error`), one who came and went restarts an ordinary
+/// grace period.
 #[allow(clippy::too_many_arguments)]
 fn decide_disconnected(
     now: Timestamp,
@@ -472,7 +476,8 @@ fn decide_disconnected(
     obs: &Observations,
     in_flight: &mut usize,
 ) -> Option<Step> {
-    if now < at + config.grace {
+    let request = record.live_request();
+    if request.is_none() && now < at + config.grace {
         return None;
     }
     match obs.seen(id) {
@@ -484,17 +489,28 @@ fn decide_disconnected(
     }
     let (desc, spec) = obs.fresh_spec(id)?;
     if !config.selector.matches(&spec) {
-        return Some(release(record)); // S2: opted out while disconnected.
+        return Some(release(record)); // S2: opted out while disconnected, or since the request.
     }
     let conn = obs.connections.get(id)?;
-    match check_connection(config, conn, desc.state, at) {
+    // Back or gone again ends a request.
+    let settled = |phase| {
+        let mut next = record.with_phase(phase, now);
+        if request.is_some() {
+            next.request = None;
+        }
+        next
+    };
+    match due_check(config, record, at, conn, desc.state) {
         Verdict::Back => {
-            let phase = Phase::Active { workspace_id: id.clone() };
-            Some(Step::write(Write::Update(record.with_phase(phase, now))))
+            let mut next = settled(Phase::Active { workspace_id: id.clone() });
+            if let Some(request) = request {
+                next.last_error =
+                    Some(format!("rebuild requested at {} cancelled: the user was connected", request.requested_at));
+            }
+            Some(Step::write(Write::Update(next)))
         }
         Verdict::LeftAgain => {
-            let phase = Phase::Disconnected { workspace_id: id.clone(), at: now };
-            Some(Step::write(Write::Update(record.with_phase(phase, now))))
+            Some(Step::write(Write::Update(settled(Phase::Disconnected { workspace_id: id.clone(), at: now }))))
         }
         Verdict::Wait => None,
         Verdict::Gone if !desc.state.can_terminate() || *in_flight >= config.max_in_flight_rebuilds => None,
@@ -514,7 +530,8 @@ fn decide_disconnected(
     }
 }
 
-enum Verdict {
+/// What a connection read says about terminating a disconnected desk.
+pub(crate) enum Verdict {
     /// Connected now: keep the WorkSpace.
     Back,
     /// Connected after the disconnect and gone again: restart the grace period.
@@ -523,6 +540,21 @@ enum Verdict {
     Wait,
     /// Away since the disconnect: may be terminated (S1 holds).
     Gone,
+}
+
+/// The connection check a disconnected desk is due, at `at`: its live admin request's,
+/// else the grace period's. `status` forecasts with it too.
+pub(crate) fn due_check(
+    config: &Config,
+    record: &Record,
+    at: Timestamp,
+    conn: &ConnectionObservation,
+    state: WorkspaceState,
+) -> Verdict {
+    match record.live_request() {
+        Some(request) => check_request(conn, state, request),
+        None => check_connection(config, conn, state, at),
+    }
 }
 
 /// S1 in one place: what a connection state read right now says about terminating. A
@@ -802,7 +834,7 @@ pub fn on_disconnect_alarm(record: &Record, id: &WorkspaceId, at: Timestamp, now
         }
         // A newer alarm during grace: the user came back and left again, so grace restarts.
         // A late alarm for a disconnect before an admin's request changes nothing: the
-        // request stands (`decide_requested` re-checks the connection anyway).
+        // request stands (`decide_disconnected` re-checks the connection anyway).
         Phase::Disconnected { workspace_id, at: since }
             if workspace_id == id && at > *since && record.live_request().is_none_or(|r| at > r.requested_at) =>
         {
@@ -967,8 +999,8 @@ impl std::fmt::Display for Refusal {
 /// The record `blankslate rebuild` writes (conditionally, at `record.version`) to ask
 /// for an immediate rebuild: `Disconnected` with the grace period already over, and the
 /// request. From there the reconciler takes the automatic path (fresh tags and selector
-/// check, spec refresh, in-flight cap, terminate, create), with `decide_requested`'s
-/// connection check instead of the grace period's. Checked here on what the caller read
+/// check, spec refresh, in-flight cap, terminate, create), with [`check_request`]
+/// instead of the grace period's check. Checked here on what the caller read
 /// just now; the reconciler checks again before terminating.
 pub fn request_rebuild(
     now: Timestamp,
@@ -1016,64 +1048,5 @@ fn check_request(conn: &ConnectionObservation, state: WorkspaceState, request: &
         ConnectionState::Disconnected => Verdict::Gone,
         ConnectionState::Unknown if state == WorkspaceState::Stopped => Verdict::Gone,
         ConnectionState::Unknown => Verdict::Wait,
-    }
-}
-
-/// A desk with a live admin request: like [`decide_disconnected`] once grace is over
-/// (selector on fresh tags, spec refresh, in-flight cap), with [`check_request`] as the
-/// connection check. A user found connected cancels the request (the desk goes back to
-/// `Active`, the reason kept in `last_error`); one who came and went restarts an ordinary
-/// grace period.
-#[allow(clippy::too_many_arguments)]
-fn decide_requested(
-    now: Timestamp,
-    config: &Config,
-    record: &Record,
-    id: &WorkspaceId,
-    at: Timestamp,
-    obs: &Observations,
-    in_flight: &mut usize,
-) -> Option<Step> {
-    let request = record.live_request()?;
-    match obs.seen(id) {
-        Seen::Gone if old_enough_to_believe_gone(now, config, record) => {
-            return Some(adopt_replacement(now, config, record, obs).unwrap_or_else(|| release(record)));
-        }
-        Seen::Present(_) => {}
-        _ => return None,
-    }
-    let (desc, spec) = obs.fresh_spec(id)?;
-    if !config.selector.matches(&spec) {
-        return Some(release(record)); // S2: opted out since the request.
-    }
-    let conn = obs.connections.get(id)?;
-    match check_request(conn, desc.state, request) {
-        Verdict::Back => {
-            let mut next = record.with_phase(Phase::Active { workspace_id: id.clone() }, now);
-            next.request = None;
-            next.last_error =
-                Some(format!("rebuild requested at {} cancelled: the user was connected", request.requested_at));
-            Some(Step::write(Write::Update(next)))
-        }
-        Verdict::LeftAgain => {
-            let mut next = record.with_phase(Phase::Disconnected { workspace_id: id.clone(), at: now }, now);
-            next.request = None;
-            Some(Step::write(Write::Update(next)))
-        }
-        Verdict::Wait => None,
-        Verdict::Gone if !desc.state.can_terminate() || *in_flight >= config.max_in_flight_rebuilds => None,
-        Verdict::Gone => {
-            *in_flight += 1;
-            let phase = Phase::Terminating {
-                workspace_id: id.clone(),
-                disconnected_at: at,
-                started_at: now,
-                requested_at: now,
-                attempts: 1,
-            };
-            let mut next = record.with_phase(phase, now);
-            next.spec = spec; // S3: re-create what exists now.
-            Some(Step::write(Write::Update(next)).then(Action::Terminate(id.clone())))
-        }
     }
 }

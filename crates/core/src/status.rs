@@ -18,6 +18,7 @@ use crate::config::{AlarmMode, Config};
 use crate::ids::WorkspaceId;
 use crate::journal::{Phase, Record};
 use crate::observe::{ConnectionObservation, ConnectionState, WorkspaceDescription, WorkspaceState};
+use crate::reconcile::{due_check, Verdict};
 use crate::spec::Tags;
 use crate::time::{human_duration, Timestamp};
 
@@ -146,9 +147,8 @@ fn when(now: Timestamp, at: Timestamp) -> String {
     }
 }
 
-/// What the reconciler's connection check will say about a due desk (`check_connection`,
-/// or `check_request` for an admin's request), and whether the WorkSpace can be
-/// terminated: the same order of tests as `decide_disconnected` / `decide_requested`.
+/// What the reconciler's connection check (`reconcile::due_check`) will say about a due
+/// desk, and whether the WorkSpace can be terminated, as `decide_disconnected` asks.
 enum Due {
     /// Connected: back to active.
     Keep,
@@ -169,26 +169,15 @@ fn due_verdict(
 ) -> Due {
     let Some(desc) = desc else { return Due::Wait("the WorkSpace was not found".into()) };
     let Some(conn) = conn else { return Due::Wait("no connection state was read".into()) };
-    let request = record.live_request();
-    if !request.is_some_and(|r| r.force) {
-        let since = match request {
-            Some(r) => r.requested_at,
-            None => at - config.alarm_lag_allowance,
-        };
-        if conn.state == ConnectionState::Connected {
-            return Due::Keep;
+    match due_check(config, record, at, conn, desc.state) {
+        Verdict::Back => Due::Keep,
+        Verdict::LeftAgain => Due::Restart,
+        Verdict::Wait => Due::Wait("connection state UNKNOWN".into()),
+        Verdict::Gone if !desc.state.can_terminate() => {
+            Due::Wait(format!("the WorkSpace is {}", desc.state.as_api_str()))
         }
-        if conn.last_user_connection.is_some_and(|t| t > since) {
-            return Due::Restart;
-        }
-        if conn.state == ConnectionState::Unknown && desc.state != WorkspaceState::Stopped {
-            return Due::Wait("connection state UNKNOWN".into());
-        }
+        Verdict::Gone => Due::Go,
     }
-    if !desc.state.can_terminate() {
-        return Due::Wait(format!("the WorkSpace is {}", desc.state.as_api_str()));
-    }
-    Due::Go
 }
 
 /// Which of the due desks the in-flight cap admits this run, as `decide` orders them:
