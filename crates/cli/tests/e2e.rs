@@ -45,7 +45,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use blankslate_aws::{AwsWorkspaces, CloudWatchAlarms, DynamoJournal};
@@ -55,7 +54,7 @@ use blankslate_core::journal::Phase;
 use blankslate_core::spec::{RunningMode, Tags, VolumeEncryption, WorkspaceProperties, WorkspaceSpec};
 use blankslate_core::Timestamp;
 use blankslate_handlers::ports::{Alarms, Journal, Workspaces};
-use common::{blankslate, ministack, ministack_template, scratch, session, text, wait_for};
+use common::{blankslate, ministack, scratch, session, text, wait_for};
 use serde_json::Value;
 
 /// A Region no other test uses: destroy deletes every `Workspace_Disconnected_id_*` alarm
@@ -68,20 +67,6 @@ fn region() -> &'static str {
 const DIRECTORY: &str = "d-90670e2e01";
 const BUNDLE: &str = "wsb-clj85qzj1";
 const KEY: &str = "arn:aws:kms:eu-central-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-
-/// The debug bootstrap, zipped as Lambda wants it.
-fn bootstrap_zip(dir: &Path) -> PathBuf {
-    let cli = PathBuf::from(env!("CARGO_BIN_EXE_blankslate"));
-    let bootstrap = cli.with_file_name("bootstrap");
-    let binary = std::fs::read(&bootstrap).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}. The debug bootstrap is built by `cargo test --workspace`; alone: \
-             `cargo build -p blankslate-lambda --bin bootstrap`",
-            bootstrap.display()
-        )
-    });
-    common::zip_bootstrap(dir, &binary)
-}
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
     common::sdk(endpoint, region()).await
@@ -143,11 +128,7 @@ async fn the_seed_loop_end_to_end_on_ministack() {
         region: region().into(),
         cloudwatch_endpoint: Some(endpoint.clone()),
         lambda_endpoint: Some(endpoint.clone()),
-        functions: blankslate_emulator::FunctionNames {
-            alarm_create: format!("{stack}-Workspace_Alarm_Create"),
-            alarm_delete: format!("{stack}-Workspace_Alarm_Del"),
-            term_rebuild: format!("{stack}-Workspace_Term_Rebuild"),
-        },
+        functions: blankslate_emulator::FunctionNames::of_stack(&stack),
         ..blankslate_emulator::Options::default()
     })
     .await
@@ -155,17 +136,9 @@ async fn the_seed_loop_end_to_end_on_ministack() {
     let url = emulator.url();
 
     // 1. Deploy.
-    let zip = bootstrap_zip(&dir);
-    let template = ministack_template(
-        &dir,
-        &[
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
-            ("AWS_ENDPOINT_URL_WORKSPACES", url.as_str()),
-            ("BLANKSLATE_ALARM_LAG_SECONDS", "5"),
-        ],
-    );
-    let env =
-        [("AWS_ENDPOINT_URL", endpoint.as_str()), ("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")];
+    let zip = common::debug_bootstrap_zip(&dir);
+    let template = common::wired_template(&dir, &endpoint, &url);
+    let env = common::cli_env(&endpoint, &url);
     let args = [
         "deploy",
         "--stack-name",
@@ -184,11 +157,7 @@ async fn the_seed_loop_end_to_end_on_ministack() {
         template.to_str().expect("utf-8"),
     ];
     // Leftovers of an earlier failed run in this Region would confuse the alarm checks.
-    let stale = CloudWatchAlarms::new(&aws, String::new());
-    let leftover = stale.list_disconnect_alarms().await.expect("alarms listed");
-    for chunk in leftover.chunks(100) {
-        stale.delete_disconnect_alarms(chunk).await.expect("leftover alarms deleted");
-    }
+    common::delete_disconnect_alarms(&aws).await;
     let mut teardown = common::Teardown::new(&dir, &stack, region(), &env);
     let out = blankslate(&dir, &args, &env, "");
     let (stdout, stderr) = text(&out);

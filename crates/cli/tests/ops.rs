@@ -15,7 +15,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use blankslate_aws::{AwsWorkspaces, DynamoJournal};
 use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::spec::{Tags, WorkspaceSpec};
 use blankslate_handlers::ports::{Journal, Workspaces};
-use common::{blankslate, control, ministack, ministack_template, scratch, session, text, wait_for};
+use common::{blankslate, control, ministack, scratch, session, text, wait_for};
 use serde_json::{json, Value};
 
 /// A Region no other test uses.
@@ -76,39 +76,17 @@ async fn status_history_and_rebuild_against_a_deployed_stack() {
         terminated_visible: Duration::from_secs(1),
         region: REGION.into(),
         lambda_endpoint: Some(endpoint.clone()),
-        functions: blankslate_emulator::FunctionNames {
-            alarm_create: format!("{stack}-Workspace_Alarm_Create"),
-            alarm_delete: format!("{stack}-Workspace_Alarm_Del"),
-            term_rebuild: format!("{stack}-Workspace_Term_Rebuild"),
-        },
+        functions: blankslate_emulator::FunctionNames::of_stack(&stack),
         ..blankslate_emulator::Options::default()
     })
     .await
     .expect("emulator starts");
     let url = emulator.url();
 
-    let cli = PathBuf::from(env!("CARGO_BIN_EXE_blankslate"));
-    let bootstrap = std::fs::read(cli.with_file_name("bootstrap"))
-        .expect("the debug bootstrap: `cargo build -p blankslate-lambda --bin bootstrap`");
-    let zip = common::zip_bootstrap(&dir, &bootstrap);
-    let template = ministack_template(
-        &dir,
-        &[
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
-            ("AWS_ENDPOINT_URL_WORKSPACES", url.as_str()),
-            // As in e2e.rs: no CloudWatch alarm delay to allow for here.
-            ("BLANKSLATE_ALARM_LAG_SECONDS", "5"),
-        ],
-    );
-    let env: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ENDPOINT_URL_WORKSPACES", url.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let zip = common::debug_bootstrap_zip(&dir);
+    let template = common::wired_template(&dir, &endpoint, &url);
+    let env: Vec<(String, String)> =
+        common::cli_env(&endpoint, &url).iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let ops = |args: &[&str]| -> Vec<String> {
         let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         all.extend(["--stack-name".to_owned(), stack.clone(), "--region".to_owned(), REGION.to_owned()]);

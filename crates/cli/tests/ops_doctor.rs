@@ -45,19 +45,10 @@ async fn doctor_passes_a_healthy_stack_and_names_each_break_with_its_fix() {
     let stack = format!("bs-doctor-{}", std::process::id());
     let emulator = blankslate_emulator::start(blankslate_emulator::Options::default()).await.expect("emulator");
     let url = emulator.url();
-    let env = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ENDPOINT_URL_WORKSPACES", url.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
+    let env = common::cli_env(&endpoint, &url);
     let aws = common::sdk(&endpoint, REGION).await;
     // Alarms left in this Region by an earlier failed run would read as orphans.
-    let stale = CloudWatchAlarms::new(&aws, String::new());
-    let leftover = stale.list_disconnect_alarms().await.expect("alarms listed");
-    for chunk in leftover.chunks(100) {
-        stale.delete_disconnect_alarms(chunk).await.expect("leftover alarms deleted");
-    }
+    common::delete_disconnect_alarms(&aws).await;
     let _teardown = common::Teardown::new(&dir, &stack, REGION, &env);
     common::deploy_without_functions(&dir, &stack, REGION, &env);
     let doctor = |output: &str| -> Output {

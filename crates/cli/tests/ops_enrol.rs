@@ -58,12 +58,7 @@ async fn enrol_and_release_against_a_deployed_stack() {
     let stack = format!("bs-enrol-{}", std::process::id());
     let emulator = blankslate_emulator::start(blankslate_emulator::Options::default()).await.expect("emulator");
     let url = emulator.url();
-    let env = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ENDPOINT_URL_WORKSPACES", url.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
+    let env = common::cli_env(&endpoint, &url);
     let _teardown = common::Teardown::new(&dir, &stack, REGION, &env);
     common::deploy_without_functions(&dir, &stack, REGION, &env);
     let run = |args: &[&str], stdin: &str| -> Output {

@@ -59,6 +59,18 @@ pub struct FunctionNames {
     pub term_rebuild: String,
 }
 
+impl FunctionNames {
+    /// The names the template gives a stack's functions: `<stack>-<role>`.
+    pub fn of_stack(stack: &str) -> Self {
+        let roles = Self::default();
+        Self {
+            alarm_create: format!("{stack}-{}", roles.alarm_create),
+            alarm_delete: format!("{stack}-{}", roles.alarm_delete),
+            term_rebuild: format!("{stack}-{}", roles.term_rebuild),
+        }
+    }
+}
+
 impl Default for FunctionNames {
     fn default() -> Self {
         Self {

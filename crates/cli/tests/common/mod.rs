@@ -120,6 +120,54 @@ pub async fn sdk(endpoint: &str, region: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// The debug bootstrap beside the binary under test, zipped as Lambda wants it.
+pub fn debug_bootstrap_zip(dir: &Path) -> PathBuf {
+    let bootstrap = PathBuf::from(env!("CARGO_BIN_EXE_blankslate")).with_file_name("bootstrap");
+    let binary = std::fs::read(&bootstrap).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. The debug bootstrap is built by `cargo test --workspace`; alone: \
+             `cargo build -p blankslate-lambda --bin bootstrap`",
+            bootstrap.display()
+        )
+    });
+    zip_bootstrap(dir, &binary)
+}
+
+/// The ministack template with every function wired to this machine's emulators: AWS at
+/// `ministack`, WorkSpaces at `workspaces` (our emulator), and a 5-second alarm lag
+/// allowance, since ministack raises an alarm the moment its datapoint arrives.
+pub fn wired_template(dir: &Path, ministack: &str, workspaces: &str) -> PathBuf {
+    ministack_template(
+        dir,
+        &[
+            ("AWS_ENDPOINT_URL", ministack),
+            ("AWS_ENDPOINT_URL_WORKSPACES", workspaces),
+            ("BLANKSLATE_ALARM_LAG_SECONDS", "5"),
+        ],
+    )
+}
+
+/// The binary's environment against the emulators, with test credentials.
+pub fn cli_env<'a>(ministack: &'a str, workspaces: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("AWS_ENDPOINT_URL", ministack),
+        ("AWS_ENDPOINT_URL_WORKSPACES", workspaces),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ]
+}
+
+/// Deletes every disconnect alarm of the Region: leftovers of an earlier failed run would
+/// read as orphans, and ministack's alarms ignore dimensions.
+pub async fn delete_disconnect_alarms(aws: &aws_config::SdkConfig) {
+    use blankslate_handlers::ports::Alarms;
+    let alarms = blankslate_aws::CloudWatchAlarms::new(aws, String::new());
+    let leftover = alarms.list_disconnect_alarms().await.expect("alarms listed");
+    for chunk in leftover.chunks(100) {
+        alarms.delete_disconnect_alarms(chunk).await.expect("leftover alarms deleted");
+    }
+}
+
 /// `blankslate deploy` of the ministack template (no extra function settings) with the
 /// CLI's own binary as the functions' code: for tests that never need a function to run.
 /// The reconciler is scheduled hourly, so it stays out of the way.
