@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use blankslate_core::ids::{DeskKey, WorkspaceId};
 use blankslate_core::journal::Record;
+use blankslate_core::pacing::Pacing;
 use blankslate_core::reconcile::Write;
 use blankslate_handlers::ports::{ErrorKind, Journal, PortError, PortResult};
 
@@ -44,6 +45,12 @@ pub mod journal_schema {
     pub const RECORD_ATTRIBUTE: &str = "record";
     /// The index's projection type.
     pub const INDEX_PROJECTION: &str = "KEYS_ONLY";
+    /// The key of the one item that is not a desk: the reconciler's learned API rate
+    /// (`blankslate_core::pacing::Pacing`). No desk key starts with `#` (a directory ID
+    /// starts with `d-`), and the item has no WorkSpace ID, so the index never holds it.
+    pub const PACING_KEY: &str = "#pacing";
+    /// The learned rate (S), serde_json of `Pacing`, in the [`PACING_KEY`] item.
+    pub const PACING_ATTRIBUTE: &str = "pacing";
 
     /// The partition key of `desk`. Directory IDs contain no `/`, so the first `/`
     /// separates the two parts whatever the user name holds.
@@ -52,9 +59,15 @@ pub mod journal_schema {
     }
 }
 
-use journal_schema::{desk_key, INDEX, KEY, RECORD_ATTRIBUTE, VERSION_ATTRIBUTE, WORKSPACE_ATTRIBUTE};
+use journal_schema::{
+    desk_key, INDEX, KEY, PACING_ATTRIBUTE, PACING_KEY, RECORD_ATTRIBUTE, VERSION_ATTRIBUTE, WORKSPACE_ATTRIBUTE,
+};
 
 type Item = HashMap<String, AttributeValue>;
+
+fn is_pacing(item: &Item) -> bool {
+    matches!(item.get(KEY), Some(AttributeValue::S(key)) if key == PACING_KEY)
+}
 
 /// How long [`DynamoJournal::create_table`] waits for the table to become ACTIVE.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -260,7 +273,7 @@ impl Journal for DynamoJournal {
         let mut records = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| port_error("Scan", e))?;
-            for item in page.items() {
+            for item in page.items().iter().filter(|item| !is_pacing(item)) {
                 records.push(decode("Scan", item)?);
             }
         }
@@ -299,6 +312,39 @@ impl Journal for DynamoJournal {
             }
         }
         Ok(None)
+    }
+
+    async fn pacing(&self) -> PortResult<Option<Pacing>> {
+        const OP: &str = "GetItem";
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(PACING_KEY.to_owned()))
+            .send()
+            .await
+            .map_err(|e| port_error(OP, e))?;
+        let Some(item) = answer.item() else { return Ok(None) };
+        match item.get(PACING_ATTRIBUTE) {
+            Some(AttributeValue::S(json)) => serde_json::from_str(json)
+                .map(Some)
+                .map_err(|e| rejected(OP, format!("the learned API rate item {PACING_KEY:?} is undecodable: {e}"))),
+            _ => Err(rejected(OP, format!("the item {PACING_KEY:?} has no string {PACING_ATTRIBUTE:?} attribute"))),
+        }
+    }
+
+    async fn store_pacing(&self, pacing: &Pacing) -> PortResult<()> {
+        const OP: &str = "PutItem";
+        let json = serde_json::to_string(pacing).map_err(|e| rejected(OP, e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, AttributeValue::S(PACING_KEY.to_owned()))
+            .item(PACING_ATTRIBUTE, AttributeValue::S(json))
+            .send()
+            .await
+            .map_err(|e| port_error(OP, e))?;
+        Ok(())
     }
 
     async fn write(&self, write: &Write) -> PortResult<Option<Record>> {

@@ -52,17 +52,16 @@ pub struct Config {
     /// within this much before the recorded disconnect may be a return the alarm hid, so
     /// it counts as one (which at worst restarts the grace period of a very short session).
     pub alarm_lag_allowance: Duration,
-    /// WorkSpaces API calls one reconcile tick may plan (reads and writes together). The
-    /// account's WorkSpaces budget is about 2 requests/s shared by everything calling it,
-    /// so the reconciler plans against its share and spends it by priority
-    /// (`reconcile::plan_reads_within`) instead of finding out by ThrottlingException.
+    /// The most WorkSpaces API calls one reconcile tick may plan (reads and writes
+    /// together): the operator's ceiling (`BLANKSLATE_API_BUDGET`). Within it the
+    /// reconciler spends the rate it has learned (`pacing`), because AWS publishes none.
     #[serde(default = "default_api_budget_per_tick")]
     pub api_budget_per_tick: usize,
 }
 
-/// 90 calls a minute: three quarters of 2 requests/s, the rest left to the event
-/// functions and to the admins' own tools.
-pub const DEFAULT_API_BUDGET_PER_TICK: usize = 90;
+/// 600 calls a minute (10 requests/s, the top of the range anyone reports): a ceiling,
+/// not a rate; the learned rate stays below whatever the account allows.
+pub const DEFAULT_API_BUDGET_PER_TICK: usize = 600;
 
 fn default_api_budget_per_tick() -> usize {
     DEFAULT_API_BUDGET_PER_TICK

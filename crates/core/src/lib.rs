@@ -18,6 +18,7 @@ pub mod history;
 pub mod ids;
 pub mod journal;
 pub mod observe;
+pub mod pacing;
 pub mod reconcile;
 pub mod selector;
 pub mod spec;

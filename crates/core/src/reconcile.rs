@@ -46,6 +46,73 @@ pub struct ReadPlan {
     pub desks: Vec<DeskKey>,
     /// List the whole fleet (and its tags when the selector needs them) and every alarm.
     pub sweep: bool,
+    /// True when the budget left due work out of this tick: the tick tested the rate
+    /// (`pacing::TickUse::budget_bound`).
+    pub budget_bound: bool,
+}
+
+/// The stages of one reconcile tick, in the order the shell runs them. Each stage reads
+/// its part of the plan, decides and performs its calls before the next begins, so the
+/// calls that finish rebuilds under way reach AWS first in every tick: when the API's
+/// limit is lower than the budget, what is throttled is new work, never a started
+/// rebuild (L1 at any rate; ARCHITECTURE.md).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Stage {
+    /// Due creates that need no read: the old WorkSpace is known to be gone.
+    Creates,
+    /// Rebuilds under way: confirm terminations (then create), look up desks whose
+    /// create answer was lost (then create, or record the new WorkSpace).
+    UnderWay,
+    /// Everything else: due disconnects (re-check, terminate), the sweep (enrolment,
+    /// missed disconnects, alarms), connection reads of active desks.
+    New,
+}
+
+impl Stage {
+    /// The stages in the order a tick runs them.
+    pub const ALL: [Stage; 3] = [Stage::Creates, Stage::UnderWay, Stage::New];
+
+    fn covers(self, phase: &Phase) -> bool {
+        match self {
+            Self::Creates | Self::UnderWay => phase.is_rebuilding(),
+            Self::New => !phase.is_rebuilding(),
+        }
+    }
+}
+
+impl ReadPlan {
+    /// The part of this plan that `stage` reads: nothing for [`Stage::Creates`]; the
+    /// desk look-ups and the reads of WorkSpaces being terminated for
+    /// [`Stage::UnderWay`]; the rest for [`Stage::New`].
+    pub fn for_stage(&self, stage: Stage, records: &[Record]) -> ReadPlan {
+        let terminating: BTreeSet<&WorkspaceId> = records
+            .iter()
+            .filter_map(|r| match &r.phase {
+                Phase::Terminating { workspace_id, .. } => Some(workspace_id),
+                _ => None,
+            })
+            .collect();
+        let part = |ids: &[WorkspaceId], under_way: bool| -> Vec<WorkspaceId> {
+            ids.iter().filter(|id| terminating.contains(id) == under_way).cloned().collect()
+        };
+        match stage {
+            Stage::Creates => ReadPlan::default(),
+            Stage::UnderWay => ReadPlan {
+                describe: part(&self.describe, true),
+                connections: part(&self.connections, true),
+                desks: self.desks.clone(),
+                ..ReadPlan::default()
+            },
+            Stage::New => ReadPlan {
+                describe: part(&self.describe, false),
+                connections: part(&self.connections, false),
+                tags: self.tags.clone(),
+                sweep: self.sweep,
+                budget_bound: self.budget_bound,
+                ..ReadPlan::default()
+            },
+        }
+    }
 }
 
 /// What the shell read. A WorkSpace asked for but absent from `workspaces` was not found.
@@ -210,10 +277,50 @@ pub fn plan_reads(now: Timestamp, config: &Config, records: &[Record], sweep: bo
     plan
 }
 
-/// One WorkSpaces call in the planner's units: a batched read or write costs one unit
-/// per item, so 25 units are one call; a call that takes one ID (DescribeTags, a desk
-/// look-up) costs a whole call.
+/// The most items one batched WorkSpaces call takes.
 const CALL: usize = crate::config::MAX_BATCH;
+
+/// What a plan has spent, in whole WorkSpaces calls: a batched kind costs a call per 25
+/// items (its first item a whole call, the next 24 nothing more), a call that takes one
+/// ID (DescribeTags, a desk look-up, a page of the fleet listing) a call each.
+#[derive(Default)]
+struct Spend {
+    left: usize,
+    describe: usize,
+    connections: usize,
+    terminates: usize,
+    creates: usize,
+    short: bool,
+}
+
+/// Items of one kind a piece of work adds: (describe, connections, singles, terminates, creates).
+type Items = (usize, usize, usize, usize, usize);
+
+impl Spend {
+    fn cost(&self, (describe, connections, singles, terminates, creates): Items) -> usize {
+        let more = |have: usize, add: usize| (have + add).div_ceil(CALL) - have.div_ceil(CALL);
+        more(self.describe, describe)
+            + more(self.connections, connections)
+            + singles
+            + more(self.terminates, terminates)
+            + more(self.creates, creates)
+    }
+
+    /// Spends what `items` cost if it fits; a refusal marks the tick as short of budget.
+    fn take(&mut self, items: Items) -> bool {
+        let cost = self.cost(items);
+        if cost > self.left {
+            self.short = true;
+            return false;
+        }
+        self.left -= cost;
+        self.describe += items.0;
+        self.connections += items.1;
+        self.terminates += items.3;
+        self.creates += items.4;
+        true
+    }
+}
 
 /// What to read this tick when at most `budget` WorkSpaces API calls may be spent on the
 /// tick's reads *and* the terminations and creations they lead to. The budget is spent by
@@ -232,21 +339,12 @@ const CALL: usize = crate::config::MAX_BATCH;
 ///    on sweep ticks otherwise. Which desks is a function of the desk and the tick, so a
 ///    stateless function covers the whole fleet every `ceil(active / room)` ticks.
 ///
-/// A desk left out this tick waits for a later one; nothing is decided on data not read.
+/// Calls are counted whole (a batch of 25 is one call), so even the smallest budget
+/// serves the rebuilds under way first. A desk left out this tick waits for a later one;
+/// nothing is decided on data not read.
 pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sweep: bool, budget: usize) -> ReadPlan {
     let mut plan = ReadPlan::default();
-    // Each batched kind rounds up to whole calls: keep one call per kind in hand.
-    let mut left = budget.saturating_sub(5) * CALL;
-    let mut take = |cost: usize| {
-        let ok = left >= cost;
-        if ok {
-            left -= cost;
-        }
-        ok
-    };
-    // Tags are read before every termination whatever the selector: the re-create must
-    // carry them (S3), and WorkSpaces reads them one WorkSpace per call.
-    let tag_cost = CALL;
+    let mut spend = Spend { left: budget, ..Spend::default() };
     let mut work = 0usize;
 
     let mut creating: Vec<&Record> =
@@ -258,12 +356,12 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
     for record in creating {
         work += 1;
         if let Phase::Creating { maybe_created: true, .. } = record.phase {
-            if take(CALL + 1) {
+            if spend.take((0, 0, 1, 0, 1)) {
                 plan.desks.push(record.desk.clone());
             }
         } else {
-            // Decided anyway (a create is a 25th of a call); counted so later kinds fit.
-            take(1);
+            // Decided anyway (it needs no read); counted so later kinds fit.
+            spend.take((0, 0, 0, 0, 1));
         }
     }
 
@@ -271,7 +369,8 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
         if let Phase::Terminating { workspace_id, requested_at, .. } = &record.phase {
             work += 1;
             let overdue = now >= *requested_at + config.terminate_retry_after;
-            if take(if overdue { 4 } else { 2 }) {
+            let items = if overdue { (1, 1, 0, 1, 1) } else { (1, 0, 0, 0, 1) };
+            if spend.take(items) {
                 plan.describe.push(workspace_id.clone());
                 if overdue {
                     plan.connections.push(workspace_id.clone());
@@ -292,7 +391,9 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
     due.sort_by_key(|(r, _, at)| (*at, &r.desk));
     for (_, id, _) in due {
         work += 1;
-        if slots == 0 || !take(3 + tag_cost) {
+        // Tags are read before every termination whatever the selector: the re-create
+        // must carry them (S3), and WorkSpaces reads them one WorkSpace per call.
+        if slots == 0 || !spend.take((1, 1, 1, 1, 0)) {
             continue;
         }
         slots -= 1;
@@ -314,7 +415,7 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
         // A backstop that never runs is none: through a long backlog, every fourth turn
         // sweeps anyway (orphaned alarms, missed events), overdrawing the tick's budget.
         let overdue = index.rem_euclid(4 * every) == 0;
-        plan.sweep = turn && (take(listing * CALL) || work == 0 || overdue);
+        plan.sweep = turn && (spend.take((0, 0, listing, 0, 0)) || work == 0 || overdue);
     }
 
     if plan.sweep || !alarms_on(config) {
@@ -325,12 +426,20 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
                 _ => None,
             })
             .collect();
-        let room = left.max(1);
-        let every = active.len().div_ceil(room).max(1) as u64;
+        // What is left, and the rest of the connection call already paid for.
+        let has_active = !active.is_empty();
+        let room = spend.left * CALL + (spend.connections.div_ceil(CALL) * CALL - spend.connections);
+        let every = active.len().div_ceil(room.max(1)).max(1) as u64;
         let tick = (now.as_millis().max(0) as u64) / (config.reconcile_period.as_millis().max(1) as u64);
         plan.connections
             .extend(active.into_iter().filter(|id| (spread(id.as_str()) + tick) % every == 0).take(room).cloned());
+        // Alarm-free, a desk left out of this tick's connection reads is a disconnect
+        // found later: more rate would be spent.
+        spend.short |= (every > 1 || room == 0) && has_active && !alarms_on(config);
     }
+    // A due desk the in-flight cap held back did not test the rate: only the budget's
+    // refusals count.
+    plan.budget_bound = spend.short;
     plan
 }
 
@@ -340,8 +449,27 @@ fn spread(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// The reconciler's decision for this tick.
+/// The reconciler's decision for this tick, every stage at once on one set of
+/// observations (what [`decide_stage`] decides stage by stage).
 pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observations) -> Decision {
+    decide_desks(now, config, records, obs, |_| true, true)
+}
+
+/// The decision of one [`Stage`] of a tick: only the desks the stage covers, and on
+/// [`Stage::New`] enrolment and alarm repair too. `records` are the journal as the earlier
+/// stages of the tick left it.
+pub fn decide_stage(now: Timestamp, config: &Config, records: &[Record], obs: &Observations, stage: Stage) -> Decision {
+    decide_desks(now, config, records, obs, |phase| stage.covers(phase), stage == Stage::New)
+}
+
+fn decide_desks(
+    now: Timestamp,
+    config: &Config,
+    records: &[Record],
+    obs: &Observations,
+    covers: impl Fn(&Phase) -> bool,
+    housekeeping: bool,
+) -> Decision {
     let mut in_flight = records.iter().filter(|r| r.phase.is_rebuilding()).count();
 
     // Oldest disconnects first, so the in-flight cap serves users in arrival order.
@@ -352,7 +480,7 @@ pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observa
     });
 
     let mut steps = Vec::new();
-    for record in order {
+    for record in order.into_iter().filter(|r| covers(&r.phase)) {
         let step = match &record.phase {
             Phase::Active { workspace_id } => decide_active(now, config, record, workspace_id, obs),
             Phase::Disconnected { workspace_id, at } => {
@@ -366,13 +494,18 @@ pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observa
         steps.extend(step);
     }
 
-    if obs.fleet_listed {
+    if housekeeping && obs.fleet_listed {
         steps.extend(enrol_new(now, config, records, obs));
     }
-    if let Some(alarms) = &obs.alarms {
+    if let Some(alarms) = obs.alarms.as_ref().filter(|_| housekeeping) {
         steps.extend(repair_alarms(config, records, &steps, alarms));
     }
     Decision { next_wakeup: next_wakeup(config, records, &steps), steps }
+}
+
+/// The earliest time-driven change of these records (as stored after a tick).
+pub fn next_wakeup_of(config: &Config, records: &[Record]) -> Option<Timestamp> {
+    next_wakeup(config, records, &[])
 }
 
 /// The earliest time-driven change once this tick's writes are stored.
@@ -888,21 +1021,26 @@ pub enum Outcome<T> {
     },
     /// No answer (timeout, connection lost): it may or may not have happened.
     Unknown,
+    /// The API's rate limit refused the call (ThrottlingException after the SDK's
+    /// retries): nothing happened, and nothing is wrong with the item. Tried again next
+    /// tick without back-off or notice, because a throttled create says nothing about the
+    /// bundle or the directory.
+    Deferred,
 }
 
 /// Records what a TerminateWorkspaces call did for `record` (as written before the call).
 pub fn on_terminate_result(record: &Record, outcome: &Outcome<()>, now: Timestamp) -> Option<Record> {
     let Phase::Terminating { workspace_id, disconnected_at, .. } = &record.phase else { return None };
-    match outcome {
-        Outcome::Accepted(()) | Outcome::Unknown => None,
-        Outcome::Refused { code, message } => {
-            // Back to a due disconnect: the next tick re-checks everything and retries.
-            let mut next = record
-                .with_phase(Phase::Disconnected { workspace_id: workspace_id.clone(), at: *disconnected_at }, now);
-            next.last_error = Some(format!("TerminateWorkspaces: {code}: {message}"));
-            Some(next)
-        }
-    }
+    let error = match outcome {
+        Outcome::Accepted(()) | Outcome::Unknown => return None,
+        Outcome::Refused { code, message } => format!("TerminateWorkspaces: {code}: {message}"),
+        Outcome::Deferred => "TerminateWorkspaces: throttled; retried next tick".to_owned(),
+    };
+    // Back to a due disconnect: the next tick re-checks everything (S1) and retries.
+    let mut next =
+        record.with_phase(Phase::Disconnected { workspace_id: workspace_id.clone(), at: *disconnected_at }, now);
+    next.last_error = Some(error);
+    Some(next)
 }
 
 /// Back-off between refused creates: 1, 2, 4 ... minutes, at most 30.
@@ -921,6 +1059,19 @@ pub fn on_create_result(
     match outcome {
         Outcome::Accepted(id) => Some(complete_rebuild(now, config, record, id)),
         Outcome::Unknown => None,
+        Outcome::Deferred => {
+            // Nothing happened: undo the attempt the intent counted, and create next tick
+            // (not in a later stage of this one, whose calls would meet the same limit).
+            let mut next = record.clone();
+            if let Phase::Creating { attempts, retry_at, maybe_created, .. } = &mut next.phase {
+                *attempts = attempts.saturating_sub(1);
+                *retry_at = now + Duration::from_secs(1);
+                *maybe_created = false;
+            }
+            next.last_error = Some("CreateWorkspaces: throttled; retried next tick".to_owned());
+            next.updated_at = now;
+            Some(Step::write(Write::Update(next)))
+        }
         Outcome::Refused { code, message } => {
             let exists = code == RESOURCE_EXISTS;
             let mut next = record.clone();

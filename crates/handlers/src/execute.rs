@@ -1,6 +1,8 @@
 //! Carries out decided steps: each journal write first, then, if it held, its actions,
 //! batched as the WorkSpaces API allows.
 
+use std::collections::BTreeMap;
+
 use blankslate_core::config::Config;
 use blankslate_core::ids::{DeskKey, WorkspaceId};
 use blankslate_core::journal::Record;
@@ -32,6 +34,11 @@ pub struct Report {
     pub notices: usize,
     /// Failures that did not stop the invocation (each is retried by a later tick).
     pub errors: Vec<String>,
+    /// WorkSpaces calls refused with ThrottlingException (after the SDK's retries).
+    pub throttled: usize,
+    /// The WorkSpaces calls this tick could plan (the reconciler's learned rate), and
+    /// what the next tick may plan.
+    pub api_budget: Option<(usize, usize)>,
     /// When the reconciler next has something to do, if it knows.
     pub next_wakeup: Option<Timestamp>,
 }
@@ -41,13 +48,30 @@ impl Report {
         tracing::warn!(%error, "{context}");
         self.errors.push(format!("{context}: {error}"));
     }
+
+    /// A failed WorkSpaces call: counted as throttled when it was, for the pacing.
+    pub(crate) fn workspaces_error(&mut self, context: impl std::fmt::Display, error: &PortError) {
+        if error.kind == ErrorKind::Throttled {
+            self.throttled += 1;
+        }
+        self.error(context, error);
+    }
 }
 
+/// The records as the journal now stores them, by desk (`None`: deleted).
+pub(crate) type Stored = BTreeMap<DeskKey, Option<Record>>;
+
 /// Stores `write`; `None` when it did not hold (counted in `report`).
-async fn store<J: Journal>(journal: &J, write: &Write, report: &mut Report) -> Option<Option<Record>> {
+async fn store<J: Journal>(
+    journal: &J,
+    write: &Write,
+    report: &mut Report,
+    written: &mut Stored,
+) -> Option<Option<Record>> {
     match journal.write(write).await {
         Ok(stored) => {
             report.writes += 1;
+            written.insert(write.record().desk.clone(), stored.clone());
             Some(stored)
         }
         Err(e) if e.kind == ErrorKind::Conflict => {
@@ -63,7 +87,9 @@ async fn store<J: Journal>(journal: &J, write: &Write, report: &mut Report) -> O
 }
 
 fn refused(e: &PortError) -> Outcome<()> {
-    if e.nothing_happened() {
+    if e.kind == ErrorKind::Throttled {
+        Outcome::Deferred
+    } else if e.nothing_happened() {
         Outcome::Refused { code: format!("{:?}", e.kind), message: e.message.clone() }
     } else {
         Outcome::Unknown
@@ -71,14 +97,16 @@ fn refused(e: &PortError) -> Outcome<()> {
 }
 
 /// Performs `steps`: writes, then terminations and creations in batches, then the
-/// follow-up writes their answers call for, then alarms and notices.
+/// follow-up writes their answers call for, then alarms and notices. Returns the records
+/// as stored by the writes that held.
 pub(crate) async fn execute<W, A, J, N>(
     ports: Ports<'_, W, A, J, N>,
     config: &Config,
     now: Timestamp,
     steps: Vec<Step>,
     report: &mut Report,
-) where
+) -> Stored
+where
     W: Workspaces,
     A: Alarms,
     J: Journal,
@@ -87,13 +115,14 @@ pub(crate) async fn execute<W, A, J, N>(
     let mut put_alarms: Vec<WorkspaceId> = Vec::new();
     let mut delete_alarms: Vec<WorkspaceId> = Vec::new();
     let mut notices: Vec<Notice> = Vec::new();
+    let mut written = Stored::new();
     let mut round = steps;
     while !round.is_empty() {
         let mut terminate: Vec<(Record, WorkspaceId)> = Vec::new();
         let mut create: Vec<(Record, WorkspaceSpec)> = Vec::new();
         for step in round.drain(..) {
             let stored = match &step.write {
-                Some(write) => match store(ports.journal, write, report).await {
+                Some(write) => match store(ports.journal, write, report, &mut written).await {
                     Some(stored) => stored,
                     None => continue,
                 },
@@ -117,7 +146,7 @@ pub(crate) async fn execute<W, A, J, N>(
             let ids: Vec<WorkspaceId> = batch.iter().map(|(_, id)| id.clone()).collect();
             let answer = ports.workspaces.terminate(&ids).await;
             if let Err(e) = &answer {
-                report.error("TerminateWorkspaces", e);
+                report.workspaces_error("TerminateWorkspaces", e);
             }
             for (record, id) in batch {
                 let outcome = match &answer {
@@ -132,10 +161,10 @@ pub(crate) async fn execute<W, A, J, N>(
                     Outcome::Refused { code, message } => {
                         report.error(format!("terminating {id}"), format!("{code}: {message}"))
                     }
-                    Outcome::Unknown => {}
+                    Outcome::Unknown | Outcome::Deferred => {}
                 }
                 if let Some(next) = reconcile::on_terminate_result(&record, &outcome, now) {
-                    store(ports.journal, &Write::Update(next), report).await;
+                    store(ports.journal, &Write::Update(next), report, &mut written).await;
                 }
             }
         }
@@ -144,14 +173,15 @@ pub(crate) async fn execute<W, A, J, N>(
             let specs: Vec<WorkspaceSpec> = batch.iter().map(|(_, spec)| spec.clone()).collect();
             let answer = ports.workspaces.create(&specs).await;
             if let Err(e) = &answer {
-                report.error("CreateWorkspaces", e);
+                report.workspaces_error("CreateWorkspaces", e);
             }
             for (record, _) in batch {
                 let outcome = match &answer {
                     Ok(answer) => create_outcome(answer, &record.desk),
                     Err(e) => match refused(e) {
                         Outcome::Refused { code, message } => Outcome::Refused { code, message },
-                        _ => Outcome::Unknown,
+                        Outcome::Deferred => Outcome::Deferred,
+                        Outcome::Accepted(()) | Outcome::Unknown => Outcome::Unknown,
                     },
                 };
                 match &outcome {
@@ -159,7 +189,7 @@ pub(crate) async fn execute<W, A, J, N>(
                     Outcome::Refused { code, message } => {
                         report.error(format!("creating for {}", record.desk), format!("{code}: {message}"))
                     }
-                    Outcome::Unknown => {}
+                    Outcome::Unknown | Outcome::Deferred => {}
                 }
                 round.extend(reconcile::on_create_result(&record, &outcome, now, config));
             }
@@ -184,6 +214,7 @@ pub(crate) async fn execute<W, A, J, N>(
             Err(e) => report.error("notifying the admins", e),
         }
     }
+    written
 }
 
 fn create_outcome(answer: &crate::ports::CreateAnswer, desk: &DeskKey) -> Outcome<WorkspaceId> {

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use blankslate_core::ids::{DeskKey, WorkspaceId};
 use blankslate_core::journal::Record;
-use blankslate_core::reconcile::{self, Observations, Step};
+use blankslate_core::pacing::{Pacing, TickUse};
+use blankslate_core::reconcile::{self, Observations, Stage, Step};
 use blankslate_core::Timestamp;
 
 use crate::execute::{execute, Report};
@@ -117,20 +118,64 @@ pub async fn term_rebuild<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
 /// The reconciler, run every reconcile period: advances due rebuilds in batches,
 /// re-checking connections right before terminating; on sweep ticks also enrols managed
 /// WorkSpaces, catches disconnects whose alarm never fired, and repairs alarms.
+///
+/// It spends the rate it has learned (`core::pacing`, kept in the journal): the tick's
+/// budget is planned by priority, run in [`reconcile::Stage`]s so that the calls of
+/// rebuilds under way go out first, and the rate is cut after a throttled tick and raised
+/// a little after a clean one that needed more.
 pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     ports: Ports<'_, W, A, J, N>,
     config: &Config,
     now: Timestamp,
 ) -> Result<Report, HandlerError> {
-    let records = ports.journal.list().await?;
-    let sweep = reconcile::is_sweep_tick(now, config, records.is_empty());
-    let plan = reconcile::plan_reads_within(now, config, &records, sweep, config.api_budget_per_tick);
+    let mut records = ports.journal.list().await?;
     let mut report = Report::default();
-    let obs = observe(ports, config, &records, &plan, &mut report).await;
-    let decision = reconcile::decide(now, config, &records, &obs);
-    report.next_wakeup = decision.next_wakeup;
-    execute(ports, config, now, decision.steps, &mut report).await;
+    let (ceiling, period) = (config.api_budget_per_tick, config.reconcile_period);
+    let (pacing, known) = match ports.journal.pacing().await {
+        Ok(stored) => (stored.unwrap_or_else(|| Pacing::start(now, ceiling, period)), true),
+        Err(e) => {
+            // Unknown rate: the floor, which makes progress at any rate (L1); the stored
+            // rate is left as it is.
+            report.error("reading the learned API rate", e);
+            (Pacing { per_second: 0.0, updated_at: now, throttled_ticks: 0 }, false)
+        }
+    };
+    let budget = pacing.budget(ceiling, period);
+    ports.workspaces.pace(budget as f64 / period.as_secs_f64().max(1.0));
+    let sweep = reconcile::is_sweep_tick(now, config, records.is_empty());
+    let plan = reconcile::plan_reads_within(now, config, &records, sweep, budget);
+    let stages = Stage::ALL.map(|stage| (stage, plan.for_stage(stage, &records)));
+    for (stage, part) in stages {
+        let obs = observe(ports, config, &records, &part, &mut report).await;
+        let decision = reconcile::decide_stage(now, config, &records, &obs, stage);
+        let stored = execute(ports, config, now, decision.steps, &mut report).await;
+        if !stored.is_empty() {
+            records = apply(records, stored);
+        }
+    }
+    report.next_wakeup = reconcile::next_wakeup_of(config, &records);
+    let used = TickUse { throttled: report.throttled, budget_bound: plan.budget_bound };
+    let next = pacing.after_tick(used, ceiling, period, now);
+    report.api_budget = Some((budget, next.budget(ceiling, period)));
+    if known && next != pacing {
+        if let Err(e) = ports.journal.store_pacing(&next).await {
+            report.error("storing the learned API rate", e);
+        }
+    }
     Ok(report)
+}
+
+/// The journal after a stage's writes, for the next stage's decisions.
+fn apply(records: Vec<Record>, mut stored: crate::execute::Stored) -> Vec<Record> {
+    let mut out: Vec<Record> = records
+        .into_iter()
+        .filter_map(|r| match stored.remove(&r.desk) {
+            Some(now_stored) => now_stored,
+            None => Some(r),
+        })
+        .collect();
+    out.extend(stored.into_values().flatten());
+    out
 }
 
 /// Performs a read plan. A failed read leaves its part of the observations empty, which
@@ -149,7 +194,7 @@ async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
                 obs.described.extend(chunk.iter().cloned());
                 obs.workspaces.extend(found.into_iter().map(|d| (d.id.clone(), d)));
             }
-            Err(e) => report.error("DescribeWorkspaces", e),
+            Err(e) => report.workspaces_error("DescribeWorkspaces", &e),
         }
     }
     if plan.sweep {
@@ -158,7 +203,7 @@ async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
                 obs.fleet_listed = true;
                 obs.workspaces.extend(all.into_iter().map(|d| (d.id.clone(), d)));
             }
-            Err(e) => report.error("DescribeWorkspaces (sweep)", e),
+            Err(e) => report.workspaces_error("DescribeWorkspaces (sweep)", &e),
         }
         match ports.alarms.list_disconnect_alarms().await {
             Ok(ids) => obs.alarms = Some(ids.into_iter().collect()),
@@ -168,7 +213,7 @@ async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     for chunk in plan.connections.chunks(MAX_BATCH) {
         match ports.workspaces.connection_status(chunk).await {
             Ok(found) => obs.connections.extend(found.into_iter().map(|c| (c.id.clone(), c))),
-            Err(e) => report.error("DescribeWorkspacesConnectionStatus", e),
+            Err(e) => report.workspaces_error("DescribeWorkspacesConnectionStatus", &e),
         }
     }
     let mut tag_ids = plan.tags.clone();
@@ -190,7 +235,7 @@ async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
             Ok(tags) => {
                 obs.tags.insert(id, tags);
             }
-            Err(e) => report.error(format!("DescribeTags {id}"), e),
+            Err(e) => report.workspaces_error(format!("DescribeTags {id}"), &e),
         }
     }
     for desk in &plan.desks {
@@ -198,7 +243,7 @@ async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
             Ok(found) => {
                 obs.desks.insert(desk.clone(), found);
             }
-            Err(e) => report.error(format!("DescribeWorkspaces for {desk}"), e),
+            Err(e) => report.workspaces_error(format!("DescribeWorkspaces for {desk}"), &e),
         }
     }
     obs

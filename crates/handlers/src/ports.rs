@@ -11,6 +11,7 @@ use std::future::Future;
 use blankslate_core::ids::{DeskKey, WorkspaceId};
 use blankslate_core::journal::Record;
 use blankslate_core::observe::{ConnectionObservation, WorkspaceDescription};
+use blankslate_core::pacing::Pacing;
 use blankslate_core::reconcile::{Notice, Write};
 use blankslate_core::spec::{Tags, WorkspaceSpec};
 
@@ -99,6 +100,10 @@ pub trait Workspaces: Sync {
     fn terminate(&self, ids: &[WorkspaceId]) -> impl Future<Output = PortResult<Vec<FailedItem<WorkspaceId>>>> + Send;
     /// CreateWorkspaces.
     fn create(&self, specs: &[WorkspaceSpec]) -> impl Future<Output = PortResult<CreateAnswer>> + Send;
+    /// Spread the calls that follow at most this many a second (the reconciler's learned
+    /// rate, set at the start of each tick). A shell whose calls cannot burst (the
+    /// simulator models pacing in its token buckets) may ignore it.
+    fn pace(&self, _calls_per_second: f64) {}
 }
 
 /// CloudWatch: the per-WorkSpace SessionDisconnect alarms.
@@ -123,6 +128,10 @@ pub trait Journal: Sync {
     /// Performs the write if the stored version matches; returns the stored record
     /// (version incremented), or `None` after a delete. A lost race is `ErrorKind::Conflict`.
     fn write(&self, write: &Write) -> impl Future<Output = PortResult<Option<Record>>> + Send;
+    /// The reconciler's learned API rate, if one was stored (one item beside the desks).
+    fn pacing(&self) -> impl Future<Output = PortResult<Option<Pacing>>> + Send;
+    /// Stores the learned rate. Only the reconciler writes it, so the last writer wins.
+    fn store_pacing(&self, pacing: &Pacing) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// The admin-notification topic.

@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 use blankslate_core::ids::{DeskKey, WorkspaceId};
 use blankslate_core::journal::Record;
 use blankslate_core::observe::{ConnectionObservation, WorkspaceDescription};
+use blankslate_core::pacing::Pacing;
 use blankslate_core::reconcile::{Notice, Write};
 use blankslate_core::spec::{Tags, WorkspaceSpec};
 use blankslate_handlers::ports::{Alarms, CreateAnswer, FailedItem, Journal, Notifier, PortResult, Workspaces};
@@ -81,6 +82,12 @@ impl Journal for SimAws {
     }
     async fn write(&self, write: &Write) -> PortResult<Option<Record>> {
         self.world().journal_write(write)
+    }
+    async fn pacing(&self) -> PortResult<Option<Pacing>> {
+        self.world().journal_pacing()
+    }
+    async fn store_pacing(&self, pacing: &Pacing) -> PortResult<()> {
+        self.world().journal_store_pacing(pacing)
     }
 }
 

@@ -92,6 +92,8 @@ pub struct Series {
     pub states: BTreeMap<&'static str, Vec<u32>>,
     /// Minutes between two state samples.
     pub sample_minutes: u32,
+    /// The reconciler's learned WorkSpaces API rate (requests/s) as it changed: (minute, rate).
+    pub learned_rate: Vec<(u32, f64)>,
 }
 
 impl Series {
@@ -101,6 +103,10 @@ impl Series {
             row.resize(minute + 1, 0);
         }
         row[minute] += 1;
+    }
+
+    pub(crate) fn learned_rate(&mut self, minute: usize, per_second: f64) {
+        self.learned_rate.push((minute as u32, per_second));
     }
 
     pub(crate) fn concurrency(&mut self, minute: usize, running: usize) {

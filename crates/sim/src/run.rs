@@ -221,7 +221,10 @@ impl Simulation {
                 return;
             }
             world.caller = Actor::Blankslate;
-            world.patience = if event.is_some() { EVENT_PATIENCE } else { RECONCILER_PATIENCE };
+            // The reconciler spreads its tick's calls over its period at the rate it has
+            // learned, so a call may wait for a token until the period ends; beyond
+            // that its SDK gives up with ThrottlingException, as an event function's does.
+            world.patience = if event.is_some() { EVENT_PATIENCE } else { world.scenario.config.reconcile_period };
             world.waited = Duration::ZERO;
             world.crashed = false;
             world.calls_in_invocation = 0;
@@ -291,9 +294,6 @@ impl Simulation {
 /// How long an event function's calls may wait for an API token: its SDK retries within
 /// a 30-second timeout.
 const EVENT_PATIENCE: Duration = Duration::from_secs(20);
-/// How long the reconciler's calls may wait: it paces its calls over its run (900-second
-/// timeout), so a big tick spreads out instead of failing.
-const RECONCILER_PATIENCE: Duration = Duration::from_secs(300);
 
 impl Function {
     fn name(self) -> &'static str {

@@ -147,6 +147,8 @@ pub struct World {
     desk_index: BTreeMap<DeskKey, usize>,
     pub(crate) alarms: BTreeMap<WorkspaceId, bool>,
     pub(crate) journal: BTreeMap<DeskKey, Record>,
+    /// The reconciler's learned API rate: the journal's one item beside the desks.
+    pub(crate) pacing: Option<blankslate_core::pacing::Pacing>,
     journal_by_ws: BTreeMap<WorkspaceId, DeskKey>,
     /// Who is calling the API right now.
     pub(crate) caller: Actor,
@@ -200,6 +202,7 @@ impl World {
             desk_index,
             alarms: BTreeMap::new(),
             journal: BTreeMap::new(),
+            pacing: None,
             journal_by_ws: BTreeMap::new(),
             caller: Actor::Admin,
             timeline: Vec::new(),
@@ -829,6 +832,22 @@ impl World {
     pub(crate) fn journal_get(&mut self, desk: &DeskKey) -> PortResult<Option<Record>> {
         self.gate("Journal.GetItem", Service::Other, false)?;
         Ok(self.journal.get(desk).cloned())
+    }
+
+    pub(crate) fn journal_pacing(&mut self) -> PortResult<Option<blankslate_core::pacing::Pacing>> {
+        self.gate("Journal.GetItem", Service::Other, false)?;
+        Ok(self.pacing)
+    }
+
+    pub(crate) fn journal_store_pacing(&mut self, pacing: &blankslate_core::pacing::Pacing) -> PortResult<()> {
+        let pass = self.gate("Journal.PutItem", Service::Other, true)?;
+        self.pacing = Some(*pacing);
+        let minute = self.minute();
+        self.metrics.series.learned_rate(minute, pacing.per_second);
+        match pass {
+            Pass::Go => Ok(()),
+            Pass::ThenFail(e) => Err(e),
+        }
     }
 
     pub(crate) fn journal_find(&mut self, id: &WorkspaceId) -> PortResult<Option<Record>> {

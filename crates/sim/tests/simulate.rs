@@ -15,8 +15,19 @@ fn a_school_rush_under_throttling_rebuilds_every_desktop() {
     let m = &o.metrics;
     assert_eq!(m.rebuilds, 400, "every pupil's desktop is rebuilt once");
     assert_eq!(m.fresh_ready_share(), 100.0);
-    // Planned against the budget, the reconciler is never refused by the bucket.
-    assert_eq!(m.throttled.values().sum::<u64>(), 0, "{:?}", m.throttled);
+    // The reconciler learns the limit by probing it, so it meets the bucket now and then,
+    // but rarely.
+    let workspaces = [
+        "DescribeWorkspaces",
+        "DescribeWorkspacesConnectionStatus",
+        "DescribeTags",
+        "TerminateWorkspaces",
+        "CreateWorkspaces",
+    ];
+    let calls: u64 = workspaces.iter().map(|op| m.calls(op)).sum();
+    let throttled: u64 = m.throttled.values().sum();
+    assert!(throttled * 100 <= calls, "{throttled} of {calls} WorkSpaces calls throttled: {:?}", m.throttled);
+    assert!(!m.series.learned_rate.is_empty(), "the learned rate was never stored");
     let s = report::summarize(&scenario, &o);
     assert!(s.calls_per_rebuild.unwrap() <= 2.1, "{:?}", s.calls_per_rebuild);
 }
