@@ -46,12 +46,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use blankslate_sim::limits::ApiLimits;
 use blankslate_sim::scenario::{DurationDist, Timings};
 use blankslate_sim::World;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The limit [`Options::api_limit`] and the control endpoints take: the simulator's own
+/// type, re-exported so a test can set one with this crate alone.
+pub use blankslate_sim::limits::ApiLimits;
 pub use effects::EffectCounts;
 pub use throttle::{OperationStats, Throttling};
 
