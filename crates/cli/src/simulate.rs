@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use blankslate_core::config::AlarmMode;
-use blankslate_sim::campaign::campaign;
+use blankslate_sim::campaign::{campaign, draw_limits};
 use blankslate_sim::file::ScenarioFile;
+use blankslate_sim::limits::{ApiChange, ApiLimits};
 use blankslate_sim::report::{self, Summary};
 use blankslate_sim::scenario::{Faults, Scenario};
 use blankslate_sim::{scenarios, Outcome, Policy, Simulation};
@@ -65,11 +66,31 @@ pub struct Args {
     /// failed creates, stale reads) while users keep coming.
     #[arg(long)]
     faults: bool,
-    /// Turns the WorkSpaces API's rate limit off (it is on by default: 2 req/s, burst 5).
-    #[arg(long)]
+    /// Turns the WorkSpaces API's rate limit off (it is on by default: 2 req/s, burst 5,
+    /// shared, unless the scenario file says otherwise).
+    #[arg(long, conflicts_with_all = ["api_rate", "api_burst", "api_per_operation", "api_change"])]
     no_throttling: bool,
+    /// The WorkSpaces API's rate limit, requests/s (0.25 to 10). Any --api-* flag gives
+    /// the whole limit: it replaces the scenario's, and what the flags leave out is the
+    /// default (2 req/s, burst 5, shared, no change).
+    #[arg(long, value_name = "R")]
+    api_rate: Option<f64>,
+    /// The limit's burst (bucket size, 1 to 20).
+    #[arg(long, value_name = "B")]
+    api_burst: Option<f64>,
+    /// One bucket per WorkSpaces operation instead of one shared bucket.
+    #[arg(long)]
+    api_per_operation: bool,
+    /// A change of the limit during the run, AT=RATE/BURST (AT=RATE or AT=/BURST keep the
+    /// other): from that time of day on the scenario's day (hours past 23 for later days).
+    /// Repeat for more, in time order. Example: 15:35=0.5/2.
+    #[arg(long, value_name = "AT=R/B")]
+    api_change: Vec<ApiChange>,
     /// Runs this many seeds (from --seed on) with every fault on and prints each
-    /// violation with the seed that replays it.
+    /// violation with the seed that replays it. Each seed runs at its own WorkSpaces API
+    /// limit, drawn from the seed (shared or per operation, 0.25 to 10 req/s, burst 1 to
+    /// 20, for half the seeds a change mid-run), unless --api-* flags or --no-throttling
+    /// give one for every seed.
     #[arg(long, value_name = "N")]
     campaign: Option<u64>,
     /// Threads for a campaign.
@@ -119,14 +140,37 @@ impl Args {
         if self.faults || self.campaign.is_some() {
             scenario.faults = Faults::all();
         }
-        if self.no_throttling {
-            scenario.api.rate_per_second = 0.0;
+        if let Some(limits) = self.api_limits() {
+            scenario.api = limits;
+        } else if self.campaign.is_some() {
+            scenario.api = draw_limits(seed, &scenario);
         }
+        scenario.api.validate(scenario.start).map_err(anyhow::Error::msg).context("the --api-* flags")?;
         Ok(scenario)
     }
 
-    /// The command that replays a run with `seed`.
-    fn replay(&self, seed: u64, policy: Option<PolicyArg>) -> String {
+    /// The limit the command line gives, if it gives one (`--no-throttling` or any
+    /// `--api-*` flag).
+    fn api_limits(&self) -> Option<ApiLimits> {
+        if self.no_throttling {
+            return Some(ApiLimits::off());
+        }
+        let given = self.api_rate.is_some() || self.api_burst.is_some() || self.api_per_operation;
+        if !given && self.api_change.is_empty() {
+            return None;
+        }
+        let default = ApiLimits::default();
+        Some(ApiLimits {
+            rate_per_second: self.api_rate.unwrap_or(default.rate_per_second),
+            burst: self.api_burst.unwrap_or(default.burst),
+            per_operation: self.api_per_operation,
+            changes: self.api_change.clone(),
+        })
+    }
+
+    /// The command that replays a run with `seed`; `api` is the limit it ran at when that
+    /// is not what the scenario alone gives (drawn by a campaign, or given by flags).
+    fn replay(&self, seed: u64, policy: Option<PolicyArg>, api: Option<&ApiLimits>) -> String {
         let mut cmd = String::from("blankslate simulate");
         match &self.file {
             Some(path) => cmd.push_str(&format!(" --file {}", path.display())),
@@ -147,8 +191,9 @@ impl Args {
         if self.faults || self.campaign.is_some() {
             cmd.push_str(" --faults");
         }
-        if self.no_throttling {
-            cmd.push_str(" --no-throttling");
+        if let Some(api) = api {
+            cmd.push(' ');
+            cmd.push_str(&api.flags());
         }
         match policy.unwrap_or(self.policy) {
             PolicyArg::Blankslate => {}
@@ -197,15 +242,14 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<Finding> {
     let managed = scenario.desks.iter().filter(|d| scenario.config.selector.matches(&d.spec)).count();
     writeln!(
         out,
-        "scenario {}: {} desks ({} managed), {:.0} simulated hours, grace {} min, alarm mode {:?}, WorkSpaces API {} req/s (burst {}){}",
+        "scenario {}: {} desks ({} managed), {:.0} simulated hours, grace {} min, alarm mode {:?}, WorkSpaces API limit {}{}",
         scenario.name,
         scenario.desks.len(),
         managed,
         (scenario.duration + scenario.settle).as_secs_f64() / 3600.0,
         scenario.config.grace.as_secs() / 60,
         scenario.config.alarm_mode,
-        scenario.api.rate_per_second,
-        scenario.api.burst,
+        scenario.api,
         if scenario.faults.any() { ", faults on" } else { "" }
     )?;
     let mut outcomes = Vec::new();
@@ -226,11 +270,13 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<Finding> {
             writeln!(out, "  ... and {} more", o.violations.len() - 20)?;
         }
     }
-    writeln!(out, "replay: {}", args.replay(args.seed, None))?;
+    let given = args.api_limits().map(|_| &scenario.api);
+    let replay = args.replay(args.seed, None, given);
+    writeln!(out, "replay: {replay}")?;
     if let Some(path) = &args.json {
         let json = serde_json::json!({
             "scenario": scenario.name,
-            "command": args.replay(args.seed, None),
+            "command": replay,
             "summaries": summaries,
             "series": outcomes.iter().map(|o| &o.metrics.series).collect::<Vec<_>>(),
             "violations": outcomes.iter().map(|o| &o.violations).collect::<Vec<_>>(),
@@ -241,7 +287,7 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<Finding> {
     }
     if let Some(path) = &args.report {
         let runs: Vec<(&Outcome, &Summary)> = outcomes.iter().zip(&summaries).collect();
-        let html = report::html(&scenario, &args.replay(args.seed, None), &runs);
+        let html = report::html(&scenario, &replay, &runs);
         std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
         writeln!(out, "report written to {}", path.display())?;
     }
@@ -258,7 +304,11 @@ fn run_campaign(args: &Args, n: u64, out: &mut impl Write) -> anyhow::Result<Fin
         bail!("--campaign runs blankslate's policy only (the seed's breaks invariants by design)");
     }
     let first = args.scenario_for_header()?;
-    writeln!(out, "campaign: {n} seeds from {} of {} with every fault on", args.seed, first)?;
+    let limit = match args.api_limits() {
+        Some(limits) => format!("the WorkSpaces API limit {limits}"),
+        None => "the WorkSpaces API limit drawn per seed".to_owned(),
+    };
+    writeln!(out, "campaign: {n} seeds from {} of {} with every fault on, {limit}", args.seed, first)?;
     let started = Instant::now();
     let bar = bar(n, "seeds");
     let results = campaign(
@@ -277,7 +327,8 @@ fn run_campaign(args: &Args, n: u64, out: &mut impl Write) -> anyhow::Result<Fin
         for v in &r.violations {
             writeln!(out, "seed {}: {} at {}: {}", r.seed, v.invariant, v.at, v.detail)?;
         }
-        writeln!(out, "  replay: {}", args.replay(r.seed, Some(PolicyArg::Blankslate)))?;
+        writeln!(out, "  limit: {}", r.api)?;
+        writeln!(out, "  replay: {}", args.replay(r.seed, Some(PolicyArg::Blankslate), Some(&r.api)))?;
     }
     let failing = results.iter().filter(|r| !r.violations.is_empty()).count();
     writeln!(
@@ -295,5 +346,69 @@ impl Args {
             Some(p) => p.display().to_string(),
             None => format!("{} ({} desks)", self.scenario, self.workspaces.unwrap_or(1000)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// `blankslate simulate`'s flags alone, as the binary parses them.
+    #[derive(clap::Parser)]
+    struct Simulate {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(line: &str) -> Args {
+        let words = line.strip_prefix("blankslate simulate").unwrap_or(line).split_whitespace();
+        match Simulate::try_parse_from(std::iter::once("simulate").chain(words)) {
+            Ok(s) => s.args,
+            Err(e) => panic!("{line}: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_campaign_seed_s_replay_line_runs_the_same_scenario_at_the_limit_it_drew() {
+        let campaign = parse("blankslate simulate kiosk --workspaces 5 --hours 30 --campaign 60");
+        let mut shapes = std::collections::BTreeSet::new();
+        for seed in 1..=60 {
+            let drawn = campaign.build(seed).expect("builds");
+            let line = campaign.replay(seed, Some(PolicyArg::Blankslate), Some(&drawn.api));
+            assert!(line.contains(&drawn.api.flags()), "{line} does not name {}", drawn.api);
+            let replay = parse(&line);
+            assert_eq!(replay.campaign, None, "{line}");
+            assert_eq!(replay.build(replay.seed).expect("builds"), drawn, "{line}");
+            shapes.insert((drawn.api.per_operation, drawn.api.changes.is_empty()));
+        }
+        assert_eq!(shapes.len(), 4, "shared and per operation, with and without a change: {shapes:?}");
+    }
+
+    #[test]
+    fn limit_flags_fix_every_seed_of_a_campaign_and_replace_the_file_s_limit() {
+        let fixed = parse("blankslate simulate kiosk --workspaces 5 --campaign 3 --api-rate 1 --api-change 09:00=/2");
+        let expected = ApiLimits {
+            rate_per_second: 1.0,
+            changes: vec!["09:00=/2".parse().expect("a change")],
+            ..ApiLimits::default()
+        };
+        for seed in 1..=3 {
+            assert_eq!(fixed.build(seed).expect("builds").api, expected);
+        }
+        let file = format!("{}/../../scenarios/school-rush.toml", env!("CARGO_MANIFEST_DIR"));
+        let single = parse(&format!("--file {file} --workspaces 5 --api-per-operation --seed 4"));
+        let scenario = single.build(4).expect("builds");
+        assert_eq!(scenario.api, ApiLimits { per_operation: true, ..ApiLimits::default() });
+        let line = single.replay(4, None, single.api_limits().as_ref());
+        assert_eq!(parse(&line).build(4).expect("builds"), scenario, "{line}");
+        let off = parse("blankslate simulate kiosk --workspaces 5 --campaign 2 --no-throttling");
+        assert!(!off.build(1).expect("builds").api.is_on());
+        for bad in ["--api-rate 0.1", "--api-burst 25", "--api-change 05:00=1"] {
+            let err = parse(&format!("kiosk --workspaces 5 {bad}")).build(1).unwrap_err();
+            assert!(format!("{err:#}").contains("--api-* flags"), "{bad}: {err:#}");
+        }
+        assert!(Simulate::try_parse_from(["simulate", "--no-throttling", "--api-rate", "1"]).is_err());
     }
 }

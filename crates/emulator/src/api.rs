@@ -62,10 +62,13 @@ const OPERATIONS: &[&str] = &[
 
 /// Answers one request: `target` is the `X-Amz-Target` header, `body` the raw body.
 pub(crate) fn call(shared: &Shared, target: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
-    let operation = target
-        .and_then(|t| t.strip_prefix("WorkspacesService."))
-        .filter(|op| OPERATIONS.contains(op))
-        .ok_or_else(|| ApiError::unknown_operation(target))?;
+    let named = target.and_then(|t| t.strip_prefix("WorkspacesService."));
+    let operation: &'static str =
+        OPERATIONS.iter().copied().find(|&op| Some(op) == named).ok_or_else(|| ApiError::unknown_operation(target))?;
+    // The limit comes first: a throttled call is refused whatever its input.
+    if !shared.admit(operation) {
+        return Err(ApiError::throttled());
+    }
     let input = parse_body(body)?;
     match operation {
         "DescribeWorkspaces" => describe_workspaces(shared, decode(input)?),

@@ -1,5 +1,6 @@
 //! The test-control endpoints under `/_control/`: what a real account offers no API for
-//! (users connecting and leaving, a slow termination), and a look inside.
+//! (users connecting and leaving, a slow termination, the API's rate limit changing),
+//! and a look inside.
 //!
 //! JSON in, JSON out; errors are `{"error": "not_found" | "conflict" | "bad_request",
 //! "message": ...}` with 404, 409 or 400.
@@ -14,12 +15,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use blankslate_core::ids::{DeskKey, DirectoryId, UserName, WorkspaceId};
+use blankslate_sim::limits::ApiLimits;
 use blankslate_sim::SessionError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::protocol::epoch_seconds;
 use crate::state::Shared;
+use crate::throttle;
 
 /// The routes, to be merged into the server's router.
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -30,6 +33,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_control/termination", post(termination))
         .route("/_control/reset", post(reset))
         .route("/_control/effects", get(effects))
+        .route("/_control/limit", get(limit).post(set_limit).delete(clear_limit))
+        .route("/_control/stats", get(stats))
 }
 
 /// A control error.
@@ -181,4 +186,37 @@ async fn reset(State(shared): State<Arc<Shared>>) -> Response {
 async fn effects(State(shared): State<Arc<Shared>>) -> Response {
     let counts = serde_json::to_value(shared.effects.counts()).unwrap_or(Value::Null);
     reply(StatusCode::OK, &counts)
+}
+
+/// `GET /_control/limit`: `{"limit": {"rate_per_second", "burst", "per_operation"}}`, or
+/// `{"limit": null}` when calls are not limited.
+async fn limit(State(shared): State<Arc<Shared>>) -> Response {
+    reply(StatusCode::OK, &json!({ "limit": shared.throttling().limit }))
+}
+
+/// `POST /_control/limit` `{"rate_per_second": R, "burst": B, "per_operation": bool}`
+/// (left out: 2, 5, false): the WorkSpaces API's limit from now on. Rates 0.25 to 10 (0
+/// lifts the limit), bursts 1 to 20; out of range is a 400 naming the field. A new rate
+/// or burst of the same shape keeps what each bucket holds, up to the new burst.
+async fn set_limit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    answer((|| {
+        let limit: ApiLimits = parse(&body)?;
+        let limit = throttle::check(&limit, shared.now()).map_err(Refusal::bad)?;
+        shared.set_limit(limit);
+        Ok(json!({ "limit": shared.throttling().limit }))
+    })())
+}
+
+/// `DELETE /_control/limit`: calls are no longer limited.
+async fn clear_limit(State(shared): State<Arc<Shared>>) -> Response {
+    shared.set_limit(None);
+    reply(StatusCode::OK, &json!({ "limit": null }))
+}
+
+/// `GET /_control/stats`: the limit, and per WorkSpaces operation the calls received and
+/// how many were throttled, since the start or the last reset (see [`crate::Throttling`]):
+/// `{"limit": ..., "operations": {"DescribeWorkspaces": {"calls": 12, "throttled": 4}}}`.
+async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+    let body = serde_json::to_value(shared.throttling()).unwrap_or(Value::Null);
+    reply(StatusCode::OK, &body)
 }

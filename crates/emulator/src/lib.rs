@@ -13,7 +13,13 @@
 //! What the model sends out can reach real endpoints (each optional): session datapoints
 //! (`ConnectionSuccess`, `SessionDisconnect`) go to CloudWatch with PutMetricData, and
 //! events go to the three functions with Lambda Invoke (see [`effects`](crate::EffectCounts)).
-//! Tests steer users through the control endpoints under `/_control/` (see `control.rs`).
+//! Tests steer users through the control endpoints under `/_control/` (see `control.rs`;
+//! [`client`] calls them from other crates' tests).
+//!
+//! The API's rate limit can be imposed too ([`Options::api_limit`], `--api-rate`,
+//! `POST /_control/limit`): the simulator's token buckets on the wall clock, answering
+//! `ThrottlingException` (`Rate exceeded`, HTTP 400) beyond it, with per-operation counts
+//! at `GET /_control/stats`.
 //!
 //! Supported operations: DescribeWorkspaces, DescribeWorkspacesConnectionStatus,
 //! DescribeTags, CreateTags, DeleteTags, TerminateWorkspaces, CreateWorkspaces. Any other
@@ -23,10 +29,12 @@
 #![deny(missing_docs)]
 
 mod api;
+pub mod client;
 mod control;
 mod effects;
 mod protocol;
 mod state;
+mod throttle;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -43,7 +51,11 @@ use blankslate_sim::World;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The limit [`Options::api_limit`] and the control endpoints take: the simulator's own
+/// type, re-exported so a test can set one with this crate alone.
+pub use blankslate_sim::limits::ApiLimits;
 pub use effects::EffectCounts;
+pub use throttle::{OperationStats, Throttling};
 
 use crate::effects::Effects;
 use crate::state::Shared;
@@ -113,6 +125,11 @@ pub struct Options {
     pub lambda_endpoint: Option<String>,
     /// Which functions receive which events.
     pub functions: FunctionNames,
+    /// The WorkSpaces API's rate limit (shared or per operation, 0.25 to 10 requests/s,
+    /// burst 1 to 20, as in the simulator; no scheduled changes): calls beyond it are
+    /// answered `ThrottlingException`. `None`: no limit. Changed at run time with
+    /// [`Running::set_api_limit`] or `POST /_control/limit`.
+    pub api_limit: Option<ApiLimits>,
 }
 
 impl Default for Options {
@@ -131,6 +148,7 @@ impl Default for Options {
             cloudwatch_endpoint: None,
             lambda_endpoint: None,
             functions: FunctionNames::default(),
+            api_limit: None,
         }
     }
 }
@@ -197,13 +215,18 @@ pub async fn start(options: Options) -> Result<Running, Error> {
             }
         }
     }
+    let limit = match &options.api_limit {
+        Some(limit) => throttle::check(limit, state::wall_clock())
+            .map_err(|reason| Error::Option { option: "api_limit", reason })?,
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .map_err(|source| Error::Bind { addr: options.bind, source })?;
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: options.bind, source })?;
     let seed = options.seed.unwrap_or_else(random_seed);
     let (effects, effects_worker) = Effects::start(&options);
-    let shared = Arc::new(Shared::new(options.timings(), seed, effects));
+    let shared = Arc::new(Shared::new(options.timings(), seed, effects, limit));
 
     let ticker = {
         let shared = shared.clone();
@@ -248,6 +271,26 @@ impl Running {
     /// like the effects of a request.
     pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
         self.shared.with_world(f)
+    }
+
+    /// Sets, changes or (`None`) lifts the WorkSpaces API's rate limit from now on, as
+    /// `POST /_control/limit` and `DELETE /_control/limit` do. A new rate or burst of the
+    /// same shape keeps what each bucket holds (up to the new burst), as an account's
+    /// limit changing would; another shape starts with full buckets.
+    pub fn set_api_limit(&self, limit: Option<ApiLimits>) -> Result<(), Error> {
+        let limit = match limit {
+            Some(limit) => throttle::check(&limit, self.shared.now())
+                .map_err(|reason| Error::Option { option: "api_limit", reason })?,
+            None => None,
+        };
+        self.shared.set_limit(limit);
+        Ok(())
+    }
+
+    /// The limit in force and, per WorkSpaces operation, how many calls came and how many
+    /// were throttled (as `GET /_control/stats` shows them).
+    pub fn throttling(&self) -> Throttling {
+        self.shared.throttling()
     }
 
     /// How the side effects went so far.
@@ -300,7 +343,7 @@ async fn aws(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
         }
         Err(error) => {
             tracing::debug!(target = target.unwrap_or(""), %request_id, %error, "refused");
-            protocol::respond(error.status, &request_id, &error.body())
+            protocol::respond_error(&request_id, &error)
         }
     }
 }

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use blankslate_emulator::{FunctionNames, Options};
+use blankslate_sim::limits::ApiLimits;
 use clap::Parser;
 
 /// The simulated Amazon WorkSpaces service, speaking the real WorkSpaces JSON 1.1 protocol
@@ -64,6 +65,16 @@ struct Args {
     /// Region the side-effect clients sign for.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// Limits the WorkSpaces API to R requests/s (0.25 to 10): calls beyond it are answered
+    /// ThrottlingException. Change or lift it at run time with POST or DELETE /_control/limit.
+    #[arg(long, value_name = "R")]
+    api_rate: Option<f64>,
+    /// The limit's burst (1 to 20; default 5).
+    #[arg(long, value_name = "B", requires = "api_rate")]
+    api_burst: Option<f64>,
+    /// One bucket per WorkSpaces operation instead of one shared bucket.
+    #[arg(long, requires = "api_rate")]
+    api_per_operation: bool,
 }
 
 fn seconds(text: &str) -> Result<f64, String> {
@@ -98,6 +109,12 @@ fn main() -> ExitCode {
             alarm_delete: args.alarm_delete_function,
             term_rebuild: args.term_rebuild_function,
         },
+        api_limit: args.api_rate.map(|rate_per_second| ApiLimits {
+            rate_per_second,
+            burst: args.api_burst.unwrap_or(ApiLimits::default().burst),
+            per_operation: args.api_per_operation,
+            changes: Vec::new(),
+        }),
         ..Options::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -110,6 +127,11 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         let running = match blankslate_emulator::start(options).await {
             Ok(running) => running,
+            // A limit out of range is a bad argument (--api-rate, --api-burst).
+            Err(e @ blankslate_emulator::Error::Option { option: "api_limit", .. }) => {
+                eprintln!("blankslate-emulator: {e} (--api-rate, --api-burst)");
+                return ExitCode::from(2);
+            }
             Err(e) => {
                 eprintln!("blankslate-emulator: {e}");
                 return ExitCode::from(1);

@@ -93,6 +93,15 @@ impl ApiError {
         )
     }
 
+    /// `ThrottlingException`, `Rate exceeded`: the account's request rate is used up. The
+    /// WorkSpaces service model declares no throttling error, so clients see it as an
+    /// unmodelled error and recognise it by its code (the SDKs' retry classifiers list
+    /// `ThrottlingException`); the message is what WorkSpaces answers (reports in
+    /// ARCHITECTURE.md, under the emulator).
+    pub fn throttled() -> Self {
+        Self::new("ThrottlingException", "Rate exceeded")
+    }
+
     /// The emulator's own fault (never the caller's).
     pub fn internal(message: impl Into<String>) -> Self {
         Self { status: StatusCode::INTERNAL_SERVER_ERROR, ..Self::new("InternalServerException", message) }
@@ -112,6 +121,16 @@ impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)
     }
+}
+
+/// An error response: its body, and the error code also in `X-Amzn-ErrorType`, which
+/// awsJson 1.1 clients read before the body's `__type` (both carry the same code).
+pub fn respond_error(request_id: &str, error: &ApiError) -> Response {
+    let mut response = respond(error.status, request_id, &error.body());
+    if let Ok(code) = HeaderValue::from_str(error.code) {
+        response.headers_mut().insert("x-amzn-errortype", code);
+    }
+    response
 }
 
 /// A response in the protocol's framing: status, content type, request ID, JSON body.
@@ -209,5 +228,8 @@ mod tests {
         assert_eq!(body["ResourceId"], "ws-abcd1234");
         let v = ApiError::validation("'[a]'", "workspaceIds", "Member must have length less than or equal to 25");
         assert!(v.message.starts_with("1 validation error detected: Value '[a]' at 'workspaceIds'"), "{v}");
+        let throttled = ApiError::throttled();
+        assert_eq!(throttled.status, StatusCode::BAD_REQUEST);
+        assert_eq!(throttled.body(), json!({ "__type": "ThrottlingException", "message": "Rate exceeded" }));
     }
 }

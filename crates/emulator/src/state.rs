@@ -6,10 +6,19 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use blankslate_core::Timestamp;
+use blankslate_sim::limits::ApiLimits;
 use blankslate_sim::scenario::Timings;
 use blankslate_sim::World;
 
 use crate::effects::Effects;
+use crate::throttle::{Throttle, Throttling};
+
+/// The system clock as a model time (read once at the start; the model's time then runs
+/// on the monotonic clock, see [`Shared::now`]).
+pub(crate) fn wall_clock() -> Timestamp {
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    Timestamp::from_millis(i64::try_from(wall).unwrap_or(i64::MAX))
+}
 
 /// Everything a request handler needs.
 pub(crate) struct Shared {
@@ -23,13 +32,15 @@ pub(crate) struct Shared {
     resets: AtomicU64,
     requests: AtomicU64,
     pub(crate) effects: Effects,
+    /// The API's rate limit: apart from the model, which has no notion of who calls it
+    /// over the wire or of wall-clock pacing.
+    throttle: Mutex<Throttle>,
 }
 
 impl Shared {
-    pub(crate) fn new(timings: Timings, seed: u64, effects: Effects) -> Self {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        let start = Timestamp::from_millis(i64::try_from(wall).unwrap_or(i64::MAX));
-        Self {
+    pub(crate) fn new(timings: Timings, seed: u64, effects: Effects, limit: Option<ApiLimits>) -> Self {
+        let start = wall_clock();
+        let shared = Self {
             world: Mutex::new(World::open(start, timings.clone(), seed)),
             epoch: (start, Instant::now()),
             timings,
@@ -37,7 +48,10 @@ impl Shared {
             resets: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             effects,
-        }
+            throttle: Mutex::new(Throttle::default()),
+        };
+        shared.set_limit(limit);
+        shared
     }
 
     /// The wall clock, as the model's time.
@@ -67,12 +81,36 @@ impl Shared {
     }
 
     /// Replaces the model with an empty account (same timings; a new seed, so IDs from
-    /// before the reset are not handed out again).
+    /// before the reset are not handed out again). The API's limit stays, with full
+    /// buckets and zeroed counters.
     pub(crate) fn reset(&self) {
         let resets = self.resets.fetch_add(1, Ordering::Relaxed) + 1;
         let now = self.now();
         *self.lock() = World::open(now, self.timings.clone(), self.seed.wrapping_add(resets));
         self.effects.reset();
+        self.throttle().reset(now);
+    }
+
+    fn throttle(&self) -> MutexGuard<'_, Throttle> {
+        // As for the model: counters and buckets stay usable after a panic elsewhere.
+        self.throttle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One call of `operation` now, at the limit: false when it is throttled.
+    pub(crate) fn admit(&self, operation: &'static str) -> bool {
+        let now = self.now();
+        self.throttle().admit(operation, now)
+    }
+
+    /// Sets, changes or (`None`) lifts the API's rate limit from now on (a checked limit).
+    pub(crate) fn set_limit(&self, limit: Option<ApiLimits>) {
+        let now = self.now();
+        self.throttle().set(limit, now);
+    }
+
+    /// The limit in force and each operation's calls and throttles.
+    pub(crate) fn throttling(&self) -> Throttling {
+        self.throttle().snapshot()
     }
 
     /// A request ID in the shape AWS uses (a UUID), unique within this emulator.

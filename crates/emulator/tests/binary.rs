@@ -61,7 +61,16 @@ async fn the_binary_starts_prints_its_url_and_serves() {
 
 #[test]
 fn bad_arguments_exit_with_code_2() {
-    for args in [&["--port", "seventy"][..], &["--create-seconds", "-1"], &["--host", "localhost:80"]] {
+    let bad: [&[&str]; 7] = [
+        &["--port", "seventy"],
+        &["--create-seconds", "-1"],
+        &["--host", "localhost:80"],
+        &["--api-rate", "20"],
+        &["--api-rate", "1", "--api-burst", "0"],
+        &["--api-burst", "3"],
+        &["--api-per-operation"],
+    ];
+    for args in bad {
         let out = Command::new(BINARY).args(args).output().expect("the binary runs");
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(out.stdout.is_empty(), "{args:?} printed to stdout");

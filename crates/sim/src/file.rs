@@ -13,9 +13,15 @@
 //! max_in_flight = 2000
 //! api_budget_per_tick = 90
 //!
-//! [api]                       # the WorkSpaces API's token bucket
-//! rate_per_second = 2.0
-//! burst = 5.0
+//! [api]                       # the WorkSpaces API's rate limit (see `limits`)
+//! rate_per_second = 2.0       # 0.25 to 10 requests/s; 0 turns the limit off
+//! burst = 5                   # 1 to 20
+//! per_operation = false       # one bucket per operation instead of one shared
+//!
+//! [[api.change]]              # from 15:35 (on the scenario's day) another tool uses
+//! at = "15:35"                # part of the budget; repeat for more changes, in order
+//! rate_per_second = 0.5       # either or both of rate_per_second and burst
+//! burst = 2
 //!
 //! [timings]
 //! create_median_minutes = 20
@@ -32,7 +38,8 @@ use blankslate_core::config::AlarmMode;
 use blankslate_core::selector::Selector;
 use serde::Deserialize;
 
-use crate::scenario::{ApiLimits, DurationDist, Faults, Scenario};
+use crate::limits::ApiLimits;
+use crate::scenario::{DurationDist, Faults, Scenario};
 use crate::scenarios;
 
 /// A parsed scenario file.
@@ -59,7 +66,7 @@ pub struct ScenarioFile {
     pub api_budget_per_tick: Option<usize>,
     /// The account's Lambda concurrency limit.
     pub lambda_concurrency: Option<usize>,
-    /// The WorkSpaces API's token bucket.
+    /// The WorkSpaces API's rate limit: shape, rate, burst and changes.
     pub api: Option<ApiLimits>,
     /// AWS's timings.
     pub timings: Option<TimingsFile>,
@@ -120,14 +127,9 @@ impl ScenarioFile {
         if let Some(n) = self.lambda_concurrency {
             scenario.lambda_concurrency = n;
         }
-        if let Some(api) = self.api {
-            if !(api.rate_per_second >= 0.0 && api.burst >= 1.0) {
-                return Err(format!(
-                    "api: rate_per_second {} and burst {}: need rate >= 0, burst >= 1",
-                    api.rate_per_second, api.burst
-                ));
-            }
-            scenario.api = api;
+        if let Some(api) = &self.api {
+            api.validate(scenario.start)?;
+            scenario.api = api.clone();
         }
         if let Some(t) = &self.timings {
             let minutes = |m: f64| Duration::from_secs_f64(60.0 * m.max(0.0));

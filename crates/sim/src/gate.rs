@@ -9,7 +9,7 @@ use blankslate_core::Timestamp;
 use blankslate_handlers::ports::{ErrorKind, PortError};
 use rand::Rng;
 
-use crate::scenario::ApiLimits;
+use crate::limits::ApiLimits;
 use crate::timeline::Actor;
 use crate::world::World;
 
@@ -18,7 +18,7 @@ use crate::world::World;
 /// models a paced client: its calls are spread over the time the tokens take to arrive,
 /// and whoever comes next finds the bucket drained.
 #[derive(Clone, Debug)]
-pub(crate) struct TokenBucket {
+struct TokenBucket {
     tokens: f64,
     rate: f64,
     burst: f64,
@@ -26,20 +26,35 @@ pub(crate) struct TokenBucket {
 }
 
 impl TokenBucket {
-    pub(crate) fn new(limits: &ApiLimits, now: Timestamp) -> Self {
-        Self { tokens: limits.burst, rate: limits.rate_per_second, burst: limits.burst, at: now }
+    /// A full bucket.
+    fn new(rate: f64, burst: f64, now: Timestamp) -> Self {
+        Self { tokens: burst, rate, burst, at: now }
     }
 
-    /// Takes a token if one arrives within `patience`; returns how long the caller waits
-    /// for it, or `None` (ThrottlingException) when it would wait longer.
-    pub(crate) fn take(&mut self, now: Timestamp, patience: Duration) -> Option<Duration> {
-        if self.rate <= 0.0 {
-            return Some(Duration::ZERO);
-        }
+    /// Adds what arrived by `now` at the current rate.
+    fn refill(&mut self, now: Timestamp) {
         if now > self.at {
             self.tokens = (self.tokens + self.rate * now.since(self.at).as_secs_f64()).min(self.burst);
             self.at = now;
         }
+    }
+
+    /// From `at` on, the bucket fills at `rate` up to `burst`: what arrived before `at`
+    /// came at the old rate, and tokens above the new burst are lost (a debt stays owed).
+    fn retune(&mut self, at: Timestamp, rate: f64, burst: f64) {
+        self.refill(at);
+        self.rate = rate;
+        self.burst = burst;
+        self.tokens = self.tokens.min(burst);
+    }
+
+    /// Takes a token if one arrives within `patience`; returns how long the caller waits
+    /// for it, or `None` (ThrottlingException) when it would wait longer.
+    fn take(&mut self, now: Timestamp, patience: Duration) -> Option<Duration> {
+        if self.rate <= 0.0 {
+            return Some(Duration::ZERO);
+        }
+        self.refill(now);
         let after = self.tokens - 1.0;
         if after < -self.rate * patience.as_secs_f64() {
             return None;
@@ -49,22 +64,70 @@ impl TokenBucket {
     }
 }
 
-/// The buckets of one account and Region.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Buckets {
+/// The WorkSpaces API's buckets of one account and Region, for a given [`ApiLimits`]:
+/// one shared bucket, or one per operation keyed by the WorkSpaces operation name
+/// (`DescribeWorkspaces`, `DescribeWorkspacesConnectionStatus`, `DescribeTags`,
+/// `TerminateWorkspaces`, `CreateWorkspaces`, ...). The limit's scheduled changes take
+/// effect at their instant, whenever the next call comes; [`ApiBuckets::change`] changes
+/// it from outside (the emulator's control endpoint). Time is whatever the caller says:
+/// the simulator's virtual clock or the emulator's wall clock.
+#[derive(Clone, Debug)]
+pub struct ApiBuckets {
+    per_operation: bool,
+    rate: f64,
+    burst: f64,
+    /// Scheduled changes not yet applied, soonest last.
+    pending: Vec<(Timestamp, Option<f64>, Option<f64>)>,
     buckets: BTreeMap<&'static str, TokenBucket>,
 }
 
-impl Buckets {
-    fn take(
-        &mut self,
-        limits: &ApiLimits,
-        operation: &'static str,
-        now: Timestamp,
-        patience: Duration,
-    ) -> Option<Duration> {
-        let key = if limits.per_operation { operation } else { "WorkSpaces" };
-        self.buckets.entry(key).or_insert_with(|| TokenBucket::new(limits, now)).take(now, patience)
+impl ApiBuckets {
+    /// Full buckets for `limits` in a run that starts at `start` (its changes' times of
+    /// day are on `start`'s day).
+    pub fn new(limits: &ApiLimits, start: Timestamp) -> Self {
+        let mut pending: Vec<_> =
+            limits.changes.iter().map(|c| (c.at.on_day_of(start), c.rate_per_second, c.burst)).collect();
+        pending.sort_by_key(|&(at, _, _)| std::cmp::Reverse(at));
+        Self {
+            per_operation: limits.per_operation,
+            rate: limits.rate_per_second,
+            burst: limits.burst,
+            pending,
+            buckets: BTreeMap::new(),
+        }
+    }
+
+    /// The rate in force (requests per second; 0: no limit).
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// The burst in force.
+    pub fn burst(&self) -> f64 {
+        self.burst
+    }
+
+    /// From `at` on, the limit has this rate and/or burst (what is `None` stays): every
+    /// bucket keeps what it holds, up to the new burst.
+    pub fn change(&mut self, at: Timestamp, rate: Option<f64>, burst: Option<f64>) {
+        self.rate = rate.unwrap_or(self.rate);
+        self.burst = burst.unwrap_or(self.burst);
+        for bucket in self.buckets.values_mut() {
+            bucket.retune(at, self.rate, self.burst);
+        }
+    }
+
+    /// One call of `operation` at `now` by a caller that may wait up to `patience` for a
+    /// token: how long it waits, or `None` when it is throttled.
+    pub fn take(&mut self, operation: &'static str, now: Timestamp, patience: Duration) -> Option<Duration> {
+        while self.pending.last().is_some_and(|&(at, _, _)| at <= now) {
+            if let Some((at, rate, burst)) = self.pending.pop() {
+                self.change(at, rate, burst);
+            }
+        }
+        let key = if self.per_operation { operation } else { "WorkSpaces" };
+        let (rate, burst) = (self.rate, self.burst);
+        self.buckets.entry(key).or_insert_with(|| TokenBucket::new(rate, burst, now)).take(now, patience)
     }
 }
 
@@ -112,8 +175,7 @@ impl World {
                 PortError::new(ErrorKind::Unavailable, operation, "injected: the function crashed at this call");
             return if writes && self.rng.random_bool(0.5) { Ok(Pass::ThenFail(error)) } else { Err(error) };
         }
-        if service == Service::WorkSpaces && self.scenario.api.rate_per_second > 0.0 {
-            let limits = self.scenario.api;
+        if service == Service::WorkSpaces && self.scenario.api.is_on() {
             let patience = match self.caller {
                 Actor::Blankslate => self.patience,
                 // boto3's default retries: a few attempts over a few seconds.
@@ -121,7 +183,7 @@ impl World {
                 // The admin's own scripts retry until their call goes through.
                 Actor::Admin => Duration::from_secs(3600),
             };
-            match self.buckets.take(&limits, operation, self.now, patience) {
+            match self.buckets.take(operation, self.now, patience) {
                 Some(wait) => self.waited = self.waited.max(wait),
                 None => return Err(self.throttled(operation, "Rate exceeded")),
             }

@@ -26,6 +26,7 @@ mod aws;
 pub mod campaign;
 pub mod file;
 mod gate;
+pub mod limits;
 pub mod metrics;
 mod open;
 pub mod report;
@@ -37,6 +38,7 @@ pub mod timeline;
 mod world;
 
 pub use aws::SimAws;
+pub use gate::ApiBuckets;
 pub use open::{Metric, Output, SessionError, TagError, WorkspaceView};
 pub use run::{run, run_inline, HeldEvent, Outcome, Policy, Simulation};
 pub use world::{Function, Violation, World};

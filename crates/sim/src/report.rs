@@ -345,14 +345,13 @@ pub fn html(scenario: &Scenario, command: &str, runs: &[(&Outcome, &Summary)]) -
     let _ = write!(
         out,
         "<h1>blankslate simulate: {}</h1><p>{} desks, {:.0} simulated hours, selector <code>{}</code>, alarm mode {:?}, \
-         WorkSpaces API {} req/s (burst {}). Reproduce with <code>{}</code>.</p>",
+         WorkSpaces API limit {}. Reproduce with <code>{}</code>.</p>",
         esc(&scenario.name),
         scenario.desks.len(),
         (scenario.duration + scenario.settle).as_secs_f64() / 3600.0,
         esc(&scenario.config.selector.to_string()),
         scenario.config.alarm_mode,
-        scenario.api.rate_per_second,
-        scenario.api.burst,
+        esc(&scenario.api.to_string()),
         esc(command)
     );
     let summaries: Vec<Summary> = runs.iter().map(|(_, s)| (*s).clone()).collect();

@@ -10,6 +10,8 @@ use rand::Rng;
 use rand_distr::{Distribution, LogNormal};
 use serde::{Deserialize, Serialize};
 
+use crate::limits::ApiLimits;
+
 /// A duration drawn from a distribution, so AWS's own timings vary run to run (by seed).
 #[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -123,7 +125,7 @@ pub struct Scenario {
     pub timings: Timings,
     /// The Lambda concurrency limit (the seed's sleeping functions run into it).
     pub lambda_concurrency: usize,
-    /// The WorkSpaces API's request rate (token buckets; ThrottlingException when empty).
+    /// The WorkSpaces API's rate limit (token buckets; ThrottlingException when empty).
     #[serde(default)]
     pub api: ApiLimits,
     /// Faults injected while users keep coming (`duration`); the settle period runs
@@ -134,27 +136,6 @@ pub struct Scenario {
     /// in the journal and alarmed, as a fleet in steady state is (no enrolment storm).
     #[serde(default)]
     pub enrolled_at_start: bool,
-}
-
-/// The WorkSpaces API's rate limit, modelled as token buckets: a steady rate with a
-/// burst, per account and Region. Whether AWS keeps one bucket per action is not
-/// documented, so one shared bucket is the default (the stricter reading).
-#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ApiLimits {
-    /// Requests per second the bucket refills at (0 turns limits off).
-    pub rate_per_second: f64,
-    /// Bucket size.
-    pub burst: f64,
-    /// One bucket per operation instead of one shared bucket.
-    pub per_operation: bool,
-}
-
-impl Default for ApiLimits {
-    /// The admin guide's figure: 2 requests/s, bursts of 5.
-    fn default() -> Self {
-        Self { rate_per_second: 2.0, burst: 5.0, per_operation: false }
-    }
 }
 
 /// Fault rates (0 to 1), applied to our functions' calls and events while faults are on.

@@ -168,7 +168,7 @@ pub struct World {
     /// filled in an open world; a simulation keeps everything inside).
     pub(crate) outbox: Vec<crate::open::Output>,
     /// The WorkSpaces API's token buckets.
-    pub(crate) buckets: crate::gate::Buckets,
+    pub(crate) buckets: crate::gate::ApiBuckets,
     /// How long the function now calling may wait for a token (its retries and pacing).
     pub(crate) patience: Duration,
     /// The longest the current invocation waited for a token (billed as Lambda time).
@@ -191,6 +191,7 @@ impl World {
     pub(crate) fn new(scenario: Scenario, rng: ChaCha8Rng) -> Self {
         let desks: Vec<SimDesk> = scenario.desks.iter().map(|plan| SimDesk::new(plan.spec.desk())).collect();
         let desk_index = desks.iter().enumerate().map(|(i, d)| (d.key.clone(), i)).collect();
+        let buckets = crate::gate::ApiBuckets::new(&scenario.api, scenario.start);
         Self {
             now: scenario.start,
             rng,
@@ -212,7 +213,7 @@ impl World {
             emitted: 0,
             open: false,
             outbox: Vec::new(),
-            buckets: Default::default(),
+            buckets,
             patience: Duration::ZERO,
             waited: Duration::ZERO,
             crashed: false,

@@ -119,7 +119,9 @@ fn scenario_files_build_and_name_what_is_wrong() {
     let rate =
         ScenarioFile::parse("kind = \"kiosk\"\n[faults]\ncrash = 2.0\n").unwrap().build(None, None, 1).unwrap_err();
     assert!(rate.contains("crash"), "{rate}");
-    for path in ["school-rush.toml", "call-centre-alarm-free.toml", "kiosk-faults.toml"] {
+    for path in
+        ["school-rush.toml", "call-centre-alarm-free.toml", "kiosk-faults.toml", "school-rush-another-tool.toml"]
+    {
         let text = std::fs::read_to_string(format!("{}/../../scenarios/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         ScenarioFile::parse(&text)
             .and_then(|f| f.build(Some(10), Some(4), 1))
