@@ -26,6 +26,7 @@ mod cloudwatch;
 pub mod config;
 mod dynamodb;
 mod error;
+mod pace;
 mod sns;
 mod workspaces;
 

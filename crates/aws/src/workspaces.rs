@@ -25,6 +25,7 @@ use blankslate_core::{Timestamp, ValidationError};
 use blankslate_handlers::ports::{CreateAnswer, FailedItem, PortResult, Workspaces};
 
 use crate::error::{build_error, check_batch, port_error, rejected};
+use crate::pace::Pacer;
 
 /// The most items CreateWorkspaces, TerminateWorkspaces, DescribeWorkspaces (by ID) and
 /// DescribeWorkspacesConnectionStatus take per call, and DescribeWorkspaces' page limit.
@@ -34,19 +35,23 @@ const MAX_BATCH: usize = 25;
 #[derive(Clone, Debug)]
 pub struct AwsWorkspaces {
     client: Client,
+    pacer: Pacer,
 }
 
 impl AwsWorkspaces {
     /// A client for the Region, credentials, endpoint and policy in `config`.
     pub fn new(config: &SdkConfig) -> Self {
-        Self { client: Client::new(config) }
+        Self { client: Client::new(config), pacer: Pacer::default() }
     }
 
     /// Every page of a DescribeWorkspaces request, WorkSpaces that fail validation skipped.
     async fn describe_pages(&self, request: DescribeWorkspacesFluentBuilder) -> PortResult<Vec<WorkspaceDescription>> {
         let mut pages = request.limit(MAX_BATCH as i32).into_paginator().send();
         let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = {
+            self.pacer.turn().await;
+            pages.next().await
+        } {
             let page = page.map_err(|e| port_error("DescribeWorkspaces", e))?;
             found.extend(page.workspaces().iter().filter_map(description_or_skip));
         }
@@ -134,6 +139,7 @@ impl Workspaces for AwsWorkspaces {
         let mut observed = Vec::new();
         let mut next_token = None;
         loop {
+            self.pacer.turn().await;
             let page = self
                 .client
                 .describe_workspaces_connection_status()
@@ -163,6 +169,7 @@ impl Workspaces for AwsWorkspaces {
 
     async fn tags(&self, id: &WorkspaceId) -> PortResult<Tags> {
         const OP: &str = "DescribeTags";
+        self.pacer.turn().await;
         let answer =
             self.client.describe_tags().resource_id(id.as_str()).send().await.map_err(|e| port_error(OP, e))?;
         tags_from_sdk(answer.tag_list())
@@ -180,6 +187,7 @@ impl Workspaces for AwsWorkspaces {
             .map(|id| TerminateRequest::builder().workspace_id(id.as_str()).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| build_error(OP, e))?;
+        self.pacer.turn().await;
         let answer = self
             .client
             .terminate_workspaces()
@@ -214,6 +222,7 @@ impl Workspaces for AwsWorkspaces {
         }
         let requests =
             specs.iter().map(request_from_spec).collect::<Result<Vec<_>, _>>().map_err(|e| build_error(OP, e))?;
+        self.pacer.turn().await;
         let answer = self
             .client
             .create_workspaces()
@@ -258,6 +267,10 @@ impl Workspaces for AwsWorkspaces {
             }
         }
         Ok(result)
+    }
+
+    fn pace(&self, calls_per_second: f64) {
+        self.pacer.set(calls_per_second);
     }
 }
 

@@ -180,3 +180,31 @@ async fn a_damaged_record_is_an_error_naming_the_desk() {
         assert!(err.message.contains(&key), "{err}");
     }
 }
+
+#[tokio::test]
+async fn the_learned_rate_is_one_item_beside_the_desks_and_never_read_as_a_desk() {
+    use blankslate_core::pacing::Pacing;
+    let (journal, client, table) = fresh_journal().await;
+    assert_eq!(journal.pacing().await.expect("read"), None, "nothing stored yet");
+    let record = record("alice");
+    journal.write(&Write::Insert(record.clone())).await.expect("insert");
+    let pacing = Pacing { per_second: 1.25, updated_at: Timestamp::from_millis(1_700_000_000_000), throttled_ticks: 2 };
+    journal.store_pacing(&pacing).await.expect("store");
+    journal.store_pacing(&Pacing { per_second: 0.875, ..pacing }).await.expect("store again");
+    assert_eq!(journal.pacing().await.expect("read"), Some(Pacing { per_second: 0.875, ..pacing }));
+    // The scan that lists the desks passes over it, and no index query finds it.
+    let listed = journal.list().await.expect("list");
+    assert_eq!(listed.iter().map(|r| r.desk.clone()).collect::<Vec<_>>(), vec![record.desk.clone()]);
+    // A damaged item is an error naming it, never a silent reset of the rate.
+    client
+        .put_item()
+        .table_name(&table)
+        .item(journal_schema::KEY, AttributeValue::S(journal_schema::PACING_KEY.into()))
+        .item(journal_schema::PACING_ATTRIBUTE, AttributeValue::S("{\"per_second\":".into()))
+        .send()
+        .await
+        .expect("damage it");
+    let err = journal.pacing().await.expect_err("damaged");
+    assert_eq!(err.kind, ErrorKind::Rejected);
+    assert!(err.message.contains("#pacing"), "{err}");
+}

@@ -92,6 +92,12 @@ fn to_json(stack: &str, region: &str, now: Timestamp, status: &FleetStatus) -> s
         "in_flight": status.in_flight,
         "max_in_flight": status.max_in_flight,
         "next_sweep": status.next_sweep.to_rfc3339(),
+        "api_rate": {
+            "calls_per_tick": status.api_rate.calls_per_tick,
+            "ceiling": status.api_rate.ceiling,
+            "updated_at": status.api_rate.updated_at.map(Timestamp::to_rfc3339),
+            "throttled_ticks": status.api_rate.throttled_ticks,
+        },
     })
 }
 
@@ -164,5 +170,19 @@ fn print(
         status.in_flight,
         status.max_in_flight,
         status.next_sweep.clock_time()
+    )?;
+    let rate = &status.api_rate;
+    let per_second = rate.calls_per_tick as f64 / config.reconcile_period.as_secs_f64().max(1.0);
+    let learned = match rate.updated_at {
+        Some(at) if rate.throttled_ticks > 0 => {
+            format!("learned, cut at {} after {} throttled tick(s)", at.clock_time(), rate.throttled_ticks)
+        }
+        Some(at) => format!("learned, last changed {}", at.clock_time()),
+        None => "not learned yet: the start rate".to_owned(),
+    };
+    writeln!(
+        out,
+        "WorkSpaces API: {} calls a tick ({per_second:.2} requests/s; {learned}), ceiling {}",
+        rate.calls_per_tick, rate.ceiling
     )
 }

@@ -18,6 +18,7 @@ use crate::config::{AlarmMode, Config};
 use crate::ids::WorkspaceId;
 use crate::journal::{Phase, Record};
 use crate::observe::{ConnectionObservation, ConnectionState, WorkspaceDescription, WorkspaceState};
+use crate::pacing::Pacing;
 use crate::reconcile::{due_check, Verdict};
 use crate::spec::Tags;
 use crate::time::{human_duration, Timestamp};
@@ -106,6 +107,36 @@ pub struct StatusInput {
     pub connections: BTreeMap<WorkspaceId, ConnectionObservation>,
     /// Tags read now (for a tag selector: of the WorkSpaces not in the journal).
     pub tags: BTreeMap<WorkspaceId, Tags>,
+    /// The reconciler's learned API rate, if one is stored.
+    pub pacing: Option<Pacing>,
+}
+
+/// The WorkSpaces API rate the reconciler spends (`crate::pacing`), as `status` shows it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct ApiRate {
+    /// Calls the next tick may plan: the learned rate over the reconcile period.
+    pub calls_per_tick: usize,
+    /// The operator's ceiling (`BLANKSLATE_API_BUDGET`).
+    pub ceiling: usize,
+    /// When the rate last changed; `None` before the reconciler stored one (it starts at
+    /// `pacing::START_PER_SECOND`).
+    pub updated_at: Option<Timestamp>,
+    /// Ticks in a row that met throttling (0 after a clean tick).
+    pub throttled_ticks: u32,
+}
+
+impl ApiRate {
+    fn of(config: &Config, pacing: Option<&Pacing>) -> Self {
+        let (ceiling, period) = (config.api_budget_per_tick, config.reconcile_period);
+        let start = Pacing::start(Timestamp::from_millis(0), ceiling, period);
+        let pacing = pacing.unwrap_or(&start);
+        Self {
+            calls_per_tick: pacing.budget(ceiling, period),
+            ceiling,
+            updated_at: (pacing != &start).then_some(pacing.updated_at),
+            throttled_ticks: pacing.throttled_ticks,
+        }
+    }
 }
 
 /// The whole answer of `blankslate status`.
@@ -124,6 +155,8 @@ pub struct FleetStatus {
     pub max_in_flight: usize,
     /// The next sweep (enrolment, missed disconnects, alarm repair).
     pub next_sweep: Timestamp,
+    /// The WorkSpaces API rate the reconciler has learned.
+    pub api_rate: ApiRate,
 }
 
 /// The first sweep tick at or after `now` ([`crate::reconcile::is_sweep_tick`] with a
@@ -404,6 +437,7 @@ pub fn fleet_status(now: Timestamp, config: &Config, input: &StatusInput) -> Fle
         in_flight: input.records.iter().filter(|r| r.phase.is_rebuilding()).count(),
         max_in_flight: config.max_in_flight_rebuilds,
         next_sweep: sweep,
+        api_rate: ApiRate::of(config, input.pacing.as_ref()),
     }
 }
 

@@ -16,6 +16,7 @@ use blankslate_core::journal::{Phase, RebuildReason, RebuildSummary, Record, HIS
 use blankslate_core::observe::{
     ConnectionObservation, ConnectionState as C, WorkspaceDescription, WorkspaceState as S,
 };
+use blankslate_core::pacing::Pacing;
 use blankslate_core::reconcile::{self, Action, Observations, Refusal, Write};
 use blankslate_core::spec::{Tags, WorkspaceSpec};
 use blankslate_core::status::{fleet_status, next_action, parse_since, NextKind, StatusInput};
@@ -408,6 +409,7 @@ fn the_fleet_view_counts_unmanaged_lists_unenrolled_and_honours_the_in_flight_ca
         .map(|c| (c.id.clone(), c))
         .collect(),
         tags: BTreeMap::from([(ws("newbie"), tags(&[("blankslate", "on")])), (ws("outsider"), tags(&[("team", "x")]))]),
+        pacing: Some(Pacing { per_second: 1.5, updated_at: t(5), throttled_ticks: 2 }),
     };
     let status = fleet_status(t(20), &config, &input);
     let rows: Vec<(String, &str, NextKind)> =
@@ -424,6 +426,11 @@ fn the_fleet_view_counts_unmanaged_lists_unenrolled_and_honours_the_in_flight_ca
     );
     // outsider's tag does not match; zed's tags were not read, so it cannot be judged.
     assert_eq!((status.unmanaged, status.unchecked, status.in_flight, status.next_sweep), (1, 1, 1, t(30)));
+    // The learned rate over the 1-minute tick, and what a stack that has learned none plans.
+    let rate = status.api_rate;
+    assert_eq!((rate.calls_per_tick, rate.ceiling, rate.updated_at, rate.throttled_ticks), (90, 600, Some(t(5)), 2));
+    let fresh = fleet_status(t(20), &config, &StatusInput { pacing: None, ..input.clone() }).api_rate;
+    assert_eq!((fresh.calls_per_tick, fresh.updated_at), (30, None));
 }
 
 #[test]

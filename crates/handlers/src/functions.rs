@@ -12,7 +12,7 @@ use blankslate_core::reconcile::{self, Observations, Stage, Step};
 use blankslate_core::Timestamp;
 
 use crate::execute::{execute, Report};
-use crate::ports::{Alarms, Journal, Notifier, PortError, Ports, Workspaces};
+use crate::ports::{Alarms, ErrorKind, Journal, Notifier, PortError, Ports, Workspaces};
 
 /// Why an invocation failed as a whole. Per-item failures do not fail an invocation:
 /// they are in [`Report::errors`] and the reconciler retries them.
@@ -133,9 +133,14 @@ pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     let (ceiling, period) = (config.api_budget_per_tick, config.reconcile_period);
     let (pacing, known) = match ports.journal.pacing().await {
         Ok(stored) => (stored.unwrap_or_else(|| Pacing::start(now, ceiling, period)), true),
+        Err(e) if e.kind == ErrorKind::Rejected => {
+            // Undecodable: learned again from the start, and the item rewritten.
+            report.error("reading the learned API rate (starting again)", e);
+            (Pacing::start(now, ceiling, period), true)
+        }
         Err(e) => {
-            // Unknown rate: the floor, which makes progress at any rate (L1); the stored
-            // rate is left as it is.
+            // Unreadable now: the floor, which makes progress at any rate (L1); the
+            // stored rate is left as it is.
             report.error("reading the learned API rate", e);
             (Pacing { per_second: 0.0, updated_at: now, throttled_ticks: 0 }, false)
         }

@@ -103,6 +103,8 @@ pub struct Shell {
     alarms: CloudWatchAlarms,
     journal: DynamoJournal,
     notifier: AdminNotifier,
+    /// `AWS_LAMBDA_FUNCTION_NAME`, the dimension of the metrics the reconciler logs.
+    name: String,
 }
 
 fn required(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ValidationError> {
@@ -138,6 +140,7 @@ impl Shell {
             alarms: CloudWatchAlarms::new(sdk, alarm_topic),
             journal,
             notifier,
+            name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "blankslate".to_owned()),
         })
     }
 
@@ -165,6 +168,11 @@ impl Shell {
             }
         };
         log_report(self.function, &report);
+        if let Some(line) = pacing_metrics(&self.name, config, &report, now) {
+            // CloudWatch Logs reads this line as metrics (embedded metric format): the
+            // dashboard's learned-rate graph, with no PutMetricData call or permission.
+            println!("{line}");
+        }
         Ok(summary(&report))
     }
 }
@@ -192,6 +200,30 @@ fn log_report(function: Function, report: &Report) {
     }
 }
 
+/// The learned WorkSpaces API rate of a reconcile tick, as one line in CloudWatch's
+/// embedded metric format (namespace `blankslate`, dimension `FunctionName`).
+fn pacing_metrics(function: &str, config: &Config, report: &Report, now: Timestamp) -> Option<serde_json::Value> {
+    let (budget, next) = report.api_budget?;
+    let per_second = |calls: usize| calls as f64 / config.reconcile_period.as_secs_f64().max(1.0);
+    Some(serde_json::json!({
+        "_aws": {
+            "Timestamp": now.as_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": "blankslate",
+                "Dimensions": [["FunctionName"]],
+                "Metrics": [
+                    {"Name": "LearnedApiRate", "Unit": "Count/Second"},
+                    {"Name": "ThrottledCalls", "Unit": "Count"}
+                ]
+            }]
+        },
+        "FunctionName": function,
+        "LearnedApiRate": per_second(next),
+        "ThrottledCalls": report.throttled,
+        "ApiBudgetThisTick": budget,
+    }))
+}
+
 fn summary(report: &Report) -> serde_json::Value {
     serde_json::json!({
         "writes": report.writes,
@@ -203,5 +235,27 @@ fn summary(report: &Report) -> serde_json::Value {
         "notices": report.notices,
         "errors": report.errors,
         "nextWakeup": report.next_wakeup.map(Timestamp::to_rfc3339),
+        "throttled": report.throttled,
+        "apiBudget": report.api_budget.map(|(this, next)| serde_json::json!({"thisTick": this, "nextTick": next})),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_logs_its_learned_rate_as_embedded_metrics() {
+        let mut config = Config::new("tag:blankslate".parse().unwrap());
+        config.reconcile_period = std::time::Duration::from_secs(60);
+        let report = Report { throttled: 3, api_budget: Some((90, 63)), ..Report::default() };
+        let line = pacing_metrics("bs-Workspace_Reconciler", &config, &report, Timestamp::from_millis(7)).unwrap();
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "blankslate");
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "FunctionName");
+        assert_eq!(line["_aws"]["Timestamp"], 7);
+        assert_eq!(line["FunctionName"], "bs-Workspace_Reconciler");
+        assert_eq!((line["LearnedApiRate"].as_f64(), line["ThrottledCalls"].as_u64()), (Some(1.05), Some(3)));
+        // An event function's report has no budget: nothing to log.
+        assert!(pacing_metrics("f", &config, &Report::default(), Timestamp::from_millis(7)).is_none());
+    }
 }

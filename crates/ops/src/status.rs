@@ -57,7 +57,8 @@ pub async fn read(stack: &DeployedStack) -> Result<StatusInput, OpsError> {
             connections.insert(c.id.clone(), c);
         }
     }
-    Ok(StatusInput { records, workspaces: described, connections, tags })
+    let pacing = journal.pacing().await?;
+    Ok(StatusInput { records, workspaces: described, connections, tags, pacing })
 }
 
 /// Which desks to show.
