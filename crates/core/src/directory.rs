@@ -25,6 +25,8 @@ use crate::time::Timestamp;
 use crate::validated::validated_string;
 use crate::ValidationError;
 
+pub mod acl;
+
 validated_string!(
     /// A WorkSpace's `ComputerName`, which is its computer object's NetBIOS name: 1 to 15
     /// letters, digits or hyphens (e.g. `WSAMZN-1A2B3C4D`). The alphabet leaves no LDAP
