@@ -14,13 +14,16 @@
 //! out after the tick's creates, with back-off while the directory cannot be reached
 //! ([`Cleanup::after_failure`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::ids::{DeskKey, WorkspaceId};
+use crate::journal::Record;
+use crate::reconcile::{Notice, Step, Write};
 use crate::time::Timestamp;
 use crate::validated::validated_string;
 use crate::ValidationError;
@@ -486,6 +489,71 @@ impl DirectorySettings {
         ComputerName::new(prefix).map_err(|e| ValidationError::new("computer-name prefix", prefix, e.reason))?;
         Ok(Self { base_dn: base_dn.to_string(), prefix: prefix.to_string() })
     }
+}
+
+/// The reconciler's hook at `Terminating -> Creating`: the terminated WorkSpace `gone`'s ID
+/// has vanished, so its computer object (named in the record at the terminate intent) is
+/// queued for clean-up on `record`, due at once. Nothing when clean-up is off or the name
+/// was never known.
+pub fn queue_on_gone(config: &Config, record: &Record, gone: &WorkspaceId, now: Timestamp) -> Record {
+    let mut next = record.clone();
+    if config.directory.is_none() {
+        return next;
+    }
+    if let Some(computer_name) = next.computer_name.take() {
+        let item =
+            CleanupItem { desk: next.desk.clone(), workspace_id: gone.clone(), computer_name, terminated_at: now };
+        next.cleanups.push(Cleanup::queue(item));
+        trim(&mut next.cleanups);
+    }
+    next
+}
+
+/// The clean-ups due at `now`, from the records as this tick's `steps` leave them (a
+/// clean-up queued by this tick is due in it). Empty when clean-up is off.
+pub fn due(now: Timestamp, config: &Config, records: &[Record], steps: &[Step]) -> Vec<CleanupItem> {
+    if config.directory.is_none() {
+        return Vec::new();
+    }
+    let written: BTreeMap<&DeskKey, Option<&Record>> = steps
+        .iter()
+        .filter_map(|s| s.write.as_ref())
+        .map(|w| (&w.record().desk, if matches!(w, Write::Delete(_)) { None } else { Some(w.record()) }))
+        .collect();
+    let known: BTreeSet<&DeskKey> = records.iter().map(|r| &r.desk).collect();
+    let after = records.iter().filter_map(|r| written.get(&r.desk).copied().unwrap_or(Some(r)));
+    let inserted = written.values().flatten().filter(|r| !known.contains(&r.desk)).copied();
+    after.chain(inserted).flat_map(|r| r.cleanups.iter().filter(|c| c.is_due(now)).map(|c| c.item.clone())).collect()
+}
+
+/// The directory port's `outcome` for `item`, applied to the desk's current `record`: the
+/// record to write (conditionally, as every write) and a notice for the admins when the
+/// outcome calls for one. `None` when the record no longer holds that clean-up pending.
+pub fn on_cleanup_result(
+    record: &Record,
+    item: &CleanupItem,
+    outcome: Outcome,
+    now: Timestamp,
+) -> Option<(Record, Option<Notice>)> {
+    let index = record.cleanups.iter().position(|c| c.is_pending() && c.item.workspace_id == item.workspace_id)?;
+    let mut next = record.clone();
+    next.updated_at = now;
+    let after = next.cleanups[index].after(outcome, now);
+    next.cleanups[index].state = after.state;
+    let cleanup = &next.cleanups[index];
+    let notice = after.notify.then(|| Notice {
+        desk: record.desk.clone(),
+        subject: format!("blankslate: computer object {} of {} not cleaned up", item.computer_name, item.workspace_id),
+        message: format!(
+            "{} (WorkSpace {} of {}, terminated at {}). Check the directory settings and the bind account's rights, or delete the object by hand.",
+            cleanup.describe(),
+            item.workspace_id,
+            record.desk,
+            item.terminated_at
+        ),
+    });
+    trim(&mut next.cleanups);
+    Some((next, notice))
 }
 
 #[cfg(test)]

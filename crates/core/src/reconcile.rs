@@ -165,6 +165,9 @@ pub struct Decision {
     pub steps: Vec<Step>,
     /// The earliest instant at which a decision will change without new observations.
     pub next_wakeup: Option<Timestamp>,
+    /// Directory clean-ups due now, for the shell to hand to its directory port after the
+    /// tick's steps (so never before a create). Empty unless `Config::directory` is set.
+    pub cleanups: Vec<crate::directory::CleanupItem>,
 }
 
 /// Whether this tick lists the whole fleet. Derived from the clock so that a stateless
@@ -372,7 +375,9 @@ pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observa
     if let Some(alarms) = &obs.alarms {
         steps.extend(repair_alarms(config, records, &steps, alarms));
     }
-    Decision { next_wakeup: next_wakeup(config, records, &steps), steps }
+    // Directory clean-up (issue 14): due items, from the records as this tick leaves them.
+    let cleanups = crate::directory::due(now, config, records, &steps);
+    Decision { next_wakeup: next_wakeup(config, records, &steps), steps, cleanups }
 }
 
 /// The earliest time-driven change once this tick's writes are stored.
@@ -525,6 +530,7 @@ fn decide_disconnected(
             };
             let mut next = record.with_phase(phase, now);
             next.spec = spec; // S3: re-create what exists now, not what was enrolled.
+            next.computer_name = desc.computer_name.clone(); // Issue 14: the object to clean up.
             Some(Step::write(Write::Update(next)).then(Action::Terminate(id.clone())))
         }
     }
@@ -596,7 +602,9 @@ fn decide_terminating(
                 retry_at: now,
                 maybe_created: false,
             };
-            return Some(create_step(now, config, &record.with_phase(phase, now)));
+            // Issue 14: the old ID has vanished, so its computer object may now be cleaned up.
+            let record = crate::directory::queue_on_gone(config, &record.with_phase(phase, now), id, now);
+            return Some(create_step(now, config, &record));
         }
         Seen::NotRead => return None,
         Seen::Present(desc) => desc,

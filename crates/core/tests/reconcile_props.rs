@@ -288,8 +288,12 @@ fn build(g: &CaseGen) -> Case {
         let old = d.old.map(|s| STATES[s]);
         let old_live = old.is_some_and(|s| !s.is_going());
         let replacement = d.replacement.map(|s| STATES[s]).filter(|s| !old_live || s.is_going());
-        let describe =
-            |id: &WorkspaceId, state| WorkspaceDescription { id: id.clone(), state, spec: spec_of(i, d.dir) };
+        let describe = |id: &WorkspaceId, state| WorkspaceDescription {
+            id: id.clone(),
+            state,
+            spec: spec_of(i, d.dir),
+            computer_name: None,
+        };
         let present: Vec<WorkspaceDescription> = [(old_id.clone(), old), (new_id.clone(), replacement)]
             .into_iter()
             .filter_map(|(id, state)| state.map(|s| describe(&id, s)))

@@ -546,3 +546,32 @@ impl Session {
         let _ = self.ldap.unbind().await;
     }
 }
+
+/// The handlers' [`blankslate_handlers::ports::Directory`] port over LDAP: one session per
+/// call, each item found, guarded and deleted in turn. A directory that cannot be reached
+/// or bound to fails every item with that kind (retried with back-off by the core); two
+/// matches are a final refusal (the admins are told), never a delete.
+impl blankslate_handlers::ports::Directory for Directory {
+    async fn delete_computers(&self, items: &[blankslate_core::directory::CleanupItem]) -> Vec<Outcome> {
+        let mut session = match self.connect().await {
+            Ok(session) => session,
+            Err(e) => {
+                tracing::warn!(error = %e, "directory clean-up: cannot reach or bind to the directory");
+                return items.iter().map(|_| e.clone().into_outcome()).collect();
+            }
+        };
+        let mut outcomes = Vec::with_capacity(items.len());
+        for item in items {
+            let outcome = match session.delete_guarded(&item.computer_name, item.terminated_at).await {
+                Ok(outcome) => outcome,
+                Err(DirectoryError::TwoMatches { count, .. }) => {
+                    Outcome::Refused { verdict: Verdict::Ambiguous { count } }
+                }
+                Err(e) => e.into_outcome(),
+            };
+            outcomes.push(outcome);
+        }
+        session.close().await;
+        outcomes
+    }
+}

@@ -129,6 +129,7 @@ pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     let obs = observe(ports, config, &records, &plan, &mut report).await;
     let decision = reconcile::decide(now, config, &records, &obs);
     report.next_wakeup = decision.next_wakeup;
+    report.directory_due = decision.cleanups; // Issue 14: carried out after the creates.
     execute(ports, config, now, decision.steps, &mut report).await;
     Ok(report)
 }

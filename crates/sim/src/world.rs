@@ -380,7 +380,7 @@ impl World {
         self.visible(id).map(|w| {
             let mut spec = w.spec.clone();
             spec.tags = Tags::default();
-            WorkspaceDescription { id: id.clone(), state: w.state, spec }
+            WorkspaceDescription { id: id.clone(), state: w.state, spec, computer_name: computer_name_of(id) }
         })
     }
 
@@ -408,7 +408,12 @@ impl World {
                     let (w, _) = self.recently_removed.get(id).filter(|_| stale)?;
                     let mut spec = w.spec.clone();
                     spec.tags = Tags::default();
-                    Some(WorkspaceDescription { id: id.clone(), state: WorkspaceState::Terminated, spec })
+                    Some(WorkspaceDescription {
+                        id: id.clone(),
+                        state: WorkspaceState::Terminated,
+                        spec,
+                        computer_name: computer_name_of(id),
+                    })
                 })
             })
             .collect())
@@ -948,4 +953,13 @@ fn describe_difference(old: &WorkspaceSpec, new: &WorkspaceSpec) -> String {
         lost.push("name");
     }
     format!("re-created without the original {}", lost.join(", "))
+}
+
+/// The simulated `ComputerName` of a WorkSpace: `WSAMZN-` and the first eight characters
+/// of its ID, upper-cased (real WorkSpaces draw them at random; a function of the ID keeps
+/// runs replayable and needs no state).
+pub fn computer_name_of(id: &WorkspaceId) -> Option<blankslate_core::directory::ComputerName> {
+    let suffix = id.as_str().strip_prefix("ws-")?;
+    let eight: String = suffix.chars().take(8).collect::<String>().to_ascii_uppercase();
+    blankslate_core::directory::ComputerName::new(format!("WSAMZN-{eight}")).ok()
 }
