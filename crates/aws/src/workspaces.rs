@@ -15,6 +15,7 @@ use aws_sdk_workspaces::types::{
 use aws_sdk_workspaces::Client;
 use aws_smithy_types::error::operation::BuildError;
 use aws_smithy_types::DateTime;
+use blankslate_core::directory::ComputerName;
 use blankslate_core::ids::{BundleId, DeskKey, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::observe::{ConnectionObservation, ConnectionState, WorkspaceDescription, WorkspaceState};
 use blankslate_core::spec::{
@@ -307,7 +308,16 @@ fn required<'a>(value: Option<&'a str>, field: &'static str) -> Result<&'a str, 
 pub(crate) fn description_from_sdk(workspace: &Workspace) -> Result<WorkspaceDescription, ValidationError> {
     let id = WorkspaceId::new(required(workspace.workspace_id(), "WorkspaceId")?)?;
     let state = required(workspace.state().map(|s| s.as_str()), "WorkspaceState")?.parse::<WorkspaceState>()?;
-    Ok(WorkspaceDescription { id, state, spec: spec_from_sdk(workspace)? })
+    // A ComputerName that is not a NetBIOS name is left out (no clean-up for that one)
+    // rather than failing the WorkSpace: the rebuild must not depend on it.
+    let computer_name = workspace.computer_name().filter(|n| !n.is_empty()).and_then(|n| match ComputerName::new(n) {
+        Ok(name) => Some(name),
+        Err(e) => {
+            tracing::warn!(workspace_id = %id, error = %e, "ignoring a ComputerName that is not a NetBIOS name");
+            None
+        }
+    });
+    Ok(WorkspaceDescription { id, state, spec: spec_from_sdk(workspace)?, computer_name })
 }
 
 fn spec_from_sdk(workspace: &Workspace) -> Result<WorkspaceSpec, ValidationError> {

@@ -13,6 +13,7 @@
 mod args;
 mod demo;
 mod deploy;
+mod directory;
 mod doctor;
 mod enrol;
 mod history;
@@ -78,6 +79,10 @@ enum Command {
     /// Rebuilds WorkSpaces now, through the journal and the reconciler, with the same
     /// checks as an automatic rebuild; refuses a connected user (exit 3) unless `--force`.
     Rebuild(rebuild::RebuildArgs),
+    /// Active Directory housekeeping: `directory orphans [--delete] [--yes]` lists (and
+    /// removes) computer objects of WorkSpaces that no longer exist.
+    #[command(subcommand)]
+    Directory(directory::DirectoryCommand),
 }
 
 /// `blankslate simulate` allocates and frees millions of small strings a simulated day
@@ -127,6 +132,9 @@ fn main() -> ExitCode {
         Command::Status(args) => status::run(args, &mut out),
         Command::History(args) => history::run(args, &mut out),
         Command::Rebuild(args) => rebuild::run(args, &mut out),
+        Command::Directory(command) => {
+            directory::run(command, &mut io::stdin().lock(), enrol::stdin_is_terminal(), &mut out)
+        }
     };
     let result = result.and_then(|finding| {
         out.flush()?;

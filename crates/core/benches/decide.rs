@@ -113,7 +113,7 @@ fn tick(desks: usize) -> Tick {
         let description = described.map(|state| {
             let mut spec = spec(n);
             spec.tags = Tags::default();
-            WorkspaceDescription { id: ws.clone(), state, spec }
+            WorkspaceDescription { id: ws.clone(), state, spec, computer_name: None }
         });
         let conn = ConnectionObservation {
             id: ws.clone(),

@@ -57,6 +57,10 @@ pub struct Config {
     /// reconciler spends the rate it has learned (`pacing`), because AWS publishes none.
     #[serde(default = "default_api_budget_per_tick")]
     pub api_budget_per_tick: usize,
+    /// Directory clean-up (issue 14): when set, the computer object of every WorkSpace
+    /// blankslate terminated is deleted once it is gone (`core::directory`). Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<crate::directory::DirectorySettings>,
 }
 
 /// 600 calls a minute (10 requests/s, the top of the range anyone reports): a ceiling,
@@ -83,6 +87,7 @@ impl Config {
             visibility_window: Duration::from_secs(10 * 60),
             alarm_lag_allowance: Duration::from_secs(5 * 60),
             api_budget_per_tick: DEFAULT_API_BUDGET_PER_TICK,
+            directory: None,
         }
     }
 
@@ -179,6 +184,10 @@ pub mod settings {
     /// The alarm lag allowance in seconds (default 300). Not a template parameter: only an
     /// AWS without CloudWatch's alarm delay (a local emulator) warrants less.
     pub const ALARM_LAG_SECONDS: &str = "BLANKSLATE_ALARM_LAG_SECONDS";
+    /// Directory clean-up: the base DN (the WorkSpaces OU). Absent: clean-up off.
+    pub const DIRECTORY_BASE_DN: &str = "BLANKSLATE_DIRECTORY_BASE_DN";
+    /// Directory clean-up: the computer-name prefix of WorkSpaces (default `WSAMZN-`).
+    pub const DIRECTORY_PREFIX: &str = "BLANKSLATE_DIRECTORY_PREFIX";
 }
 
 fn setting<T: std::str::FromStr>(
@@ -228,6 +237,13 @@ impl Config {
                 defaults.alarm_lag_allowance.as_secs(),
             )?),
             alarm_mode,
+            directory: match get(settings::DIRECTORY_BASE_DN).filter(|dn| !dn.trim().is_empty()) {
+                None => None,
+                Some(dn) => Some(crate::directory::DirectorySettings::new(
+                    dn.trim(),
+                    get(settings::DIRECTORY_PREFIX).as_deref().unwrap_or(crate::directory::WORKSPACES_PREFIX),
+                )?),
+            },
             ..defaults
         }
         .validate()

@@ -10,6 +10,7 @@ pub mod stored;
 
 use serde::{Deserialize, Serialize};
 
+use crate::directory::{Cleanup, ComputerName};
 use crate::ids::{DeskKey, WorkspaceId};
 use crate::spec::WorkspaceSpec;
 use crate::time::Timestamp;
@@ -47,6 +48,15 @@ pub struct Record {
     pub version: u64,
     /// When the record was last changed.
     pub updated_at: Timestamp,
+    /// The current WorkSpace's `ComputerName`, recorded with the terminate intent (from the
+    /// same DescribeWorkspaces read as the refreshed spec): the name of the computer object
+    /// to delete once that WorkSpace is gone. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computer_name: Option<ComputerName>,
+    /// Directory clean-ups of this desk's terminated WorkSpaces: pending ones, and the last
+    /// finished ones with their outcome (`core::directory`; `blankslate history` shows them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cleanups: Vec<Cleanup>,
 }
 
 /// The life cycle of a desk. Each variant carries what the next decision needs.
@@ -209,6 +219,8 @@ impl Record {
             last_error: None,
             version: 0,
             updated_at: now,
+            computer_name: None,
+            cleanups: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@
 
 pub mod alarm;
 pub mod config;
+pub mod directory;
 mod error;
 pub mod events;
 pub mod history;

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::directory::ComputerName;
 use crate::ids::WorkspaceId;
 use crate::spec::WorkspaceSpec;
 use crate::time::Timestamp;
@@ -118,6 +119,10 @@ pub struct WorkspaceDescription {
     pub state: WorkspaceState,
     /// The request that would re-create it.
     pub spec: WorkspaceSpec,
+    /// `ComputerName`: its computer object's name in the directory, once it has joined
+    /// (absent while PENDING, and from emulators that do not model it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computer_name: Option<ComputerName>,
 }
 
 /// One entry of `DescribeWorkspacesConnectionStatus`.

@@ -232,6 +232,9 @@ pub struct Decision {
     pub steps: Vec<Step>,
     /// The earliest instant at which a decision will change without new observations.
     pub next_wakeup: Option<Timestamp>,
+    /// Directory clean-ups due now, for the shell to hand to its directory port after the
+    /// tick's steps (so never before a create). Empty unless `Config::directory` is set.
+    pub cleanups: Vec<crate::directory::CleanupItem>,
 }
 
 /// Whether this tick lists the whole fleet. Derived from the clock so that a stateless
@@ -308,17 +311,21 @@ impl Spend {
 
     /// Spends what `items` cost if it fits; a refusal marks the tick as short of budget.
     fn take(&mut self, items: Items) -> bool {
-        let cost = self.cost(items);
-        if cost > self.left {
+        if self.cost(items) > self.left {
             self.short = true;
             return false;
         }
-        self.left -= cost;
+        self.spend(items);
+        true
+    }
+
+    /// Spends what `items` cost whether it fits or not (down to nothing left).
+    fn spend(&mut self, items: Items) {
+        self.left = self.left.saturating_sub(self.cost(items));
         self.describe += items.0;
         self.connections += items.1;
         self.terminates += items.3;
         self.creates += items.4;
-        true
     }
 }
 
@@ -353,15 +360,19 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
         Phase::Creating { disconnected_at, .. } => disconnected_at,
         _ => now,
     });
-    for record in creating {
+    // Creates that need no read first: they are decided whatever the budget (the tick's
+    // first calls; beyond the account's rate they are throttled and simply retried next
+    // tick), so they are counted before anything else is let in.
+    let (look_up, create): (Vec<&Record>, Vec<&Record>) =
+        creating.into_iter().partition(|r| matches!(r.phase, Phase::Creating { maybe_created: true, .. }));
+    for _ in &create {
         work += 1;
-        if let Phase::Creating { maybe_created: true, .. } = record.phase {
-            if spend.take((0, 0, 1, 0, 1)) {
-                plan.desks.push(record.desk.clone());
-            }
-        } else {
-            // Decided anyway (it needs no read); counted so later kinds fit.
-            spend.take((0, 0, 0, 0, 1));
+        spend.spend((0, 0, 0, 0, 1));
+    }
+    for record in look_up {
+        work += 1;
+        if spend.take((0, 0, 1, 0, 1)) {
+            plan.desks.push(record.desk.clone());
         }
     }
 
@@ -500,7 +511,9 @@ fn decide_desks(
     if let Some(alarms) = obs.alarms.as_ref().filter(|_| housekeeping) {
         steps.extend(repair_alarms(config, records, &steps, alarms));
     }
-    Decision { next_wakeup: next_wakeup(config, records, &steps), steps }
+    // Directory clean-up (issue 14): due items, from the records as this tick leaves them.
+    let cleanups = crate::directory::due(now, config, records, &steps);
+    Decision { next_wakeup: next_wakeup(config, records, &steps), steps, cleanups }
 }
 
 /// The earliest time-driven change of these records (as stored after a tick).
@@ -658,6 +671,7 @@ fn decide_disconnected(
             };
             let mut next = record.with_phase(phase, now);
             next.spec = spec; // S3: re-create what exists now, not what was enrolled.
+            next.computer_name = desc.computer_name.clone(); // Issue 14: the object to clean up.
             Some(Step::write(Write::Update(next)).then(Action::Terminate(id.clone())))
         }
     }
@@ -729,7 +743,9 @@ fn decide_terminating(
                 retry_at: now,
                 maybe_created: false,
             };
-            return Some(create_step(now, config, &record.with_phase(phase, now)));
+            // Issue 14: the old ID has vanished, so its computer object may now be cleaned up.
+            let record = crate::directory::queue_on_gone(config, &record.with_phase(phase, now), id, now);
+            return Some(create_step(now, config, &record));
         }
         Seen::NotRead => return None,
         Seen::Present(desc) => desc,

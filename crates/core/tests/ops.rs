@@ -51,7 +51,7 @@ fn spec(user: &str) -> WorkspaceSpec {
 fn desc(user: &str, state: S) -> WorkspaceDescription {
     let mut s = spec(user);
     s.tags = Tags::default();
-    WorkspaceDescription { id: ws(user), state, spec: s }
+    WorkspaceDescription { id: ws(user), state, spec: s, computer_name: None }
 }
 
 fn conn(user: &str, state: C, last: Option<i64>) -> ConnectionObservation {

@@ -96,7 +96,7 @@ fn spec(user: &str) -> WorkspaceSpec {
 fn desc(ws_name: &str, state: S) -> WorkspaceDescription {
     let mut s = spec(user_of(ws_name));
     s.tags = Tags::default();
-    WorkspaceDescription { id: ws(ws_name), state, spec: s }
+    WorkspaceDescription { id: ws(ws_name), state, spec: s, computer_name: None }
 }
 
 fn selector(text: &str) -> Selector {
@@ -801,7 +801,7 @@ fn s3_the_rebuild_re_creates_the_freshly_read_spec_and_tags() {
     assert_ne!(records[0].spec, expected, "the journal's spec is out of date");
 
     let o = obs()
-        .desc(WorkspaceDescription { id: ws("bob"), state: S::Available, spec: now_spec })
+        .desc(WorkspaceDescription { id: ws("bob"), state: S::Available, spec: now_spec, computer_name: None })
         .tagged("bob", fresh_tags)
         .conn("bob", C::Disconnected, None);
     let d1 = tick(10, &records, &o);
@@ -1121,7 +1121,10 @@ impl World {
             if let Some((state, spec, _)) = self.workspaces.get(id) {
                 let mut spec = spec.clone();
                 spec.tags = Tags::default();
-                o.workspaces.insert(id.clone(), WorkspaceDescription { id: id.clone(), state: *state, spec });
+                o.workspaces.insert(
+                    id.clone(),
+                    WorkspaceDescription { id: id.clone(), state: *state, spec, computer_name: None },
+                );
             }
         }
         for id in &plan.connections {
@@ -1151,6 +1154,7 @@ impl World {
                     id: id.clone(),
                     state: *state,
                     spec: spec.clone(),
+                    computer_name: None,
                 }),
             );
         }

@@ -163,7 +163,10 @@ impl Toy {
                     };
                     let mut s = spec(n);
                     s.tags = Tags::default();
-                    obs.workspaces.insert(ws.clone(), WorkspaceDescription { id: ws.clone(), state, spec: s });
+                    obs.workspaces.insert(
+                        ws.clone(),
+                        WorkspaceDescription { id: ws.clone(), state, spec: s, computer_name: None },
+                    );
                 }
             }
         }

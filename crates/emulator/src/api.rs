@@ -200,6 +200,13 @@ fn workspace_json(id: &WorkspaceId, state: WorkspaceState, spec: &WorkspaceSpec)
     w.insert("UserName".into(), json!(spec.user_name.as_str()));
     w.insert("State".into(), json!(state.as_api_str()));
     w.insert("BundleId".into(), json!(spec.bundle_id.as_str()));
+    // The name it joined the directory with; WorkSpaces shows it once the WorkSpace is
+    // past PENDING (the domain join happens while it is created).
+    if state != WorkspaceState::Pending {
+        if let Some(name) = blankslate_sim::directory::computer_name_of(id) {
+            w.insert("ComputerName".into(), json!(name.as_str()));
+        }
+    }
     let (root, user) = match &spec.encryption {
         VolumeEncryption::None => (false, false),
         VolumeEncryption::Kms { key, root, user } => {

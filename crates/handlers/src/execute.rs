@@ -41,6 +41,11 @@ pub struct Report {
     pub api_budget: Option<(usize, usize)>,
     /// When the reconciler next has something to do, if it knows.
     pub next_wakeup: Option<Timestamp>,
+    /// Directory clean-ups due after this tick (issue 14), for `directory::clean`: the
+    /// reconciler hands them to the directory port only after its creates.
+    pub directory_due: Vec<blankslate_core::directory::CleanupItem>,
+    /// Directory clean-up outcomes of this tick, one line each (`directory::clean`).
+    pub directory_done: Vec<String>,
 }
 
 impl Report {

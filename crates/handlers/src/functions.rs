@@ -159,6 +159,9 @@ pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
         }
     }
     report.next_wakeup = reconcile::next_wakeup_of(config, &records);
+    // Issue 14: the directory clean-ups due, from the journal as the tick left it; carried
+    // out after every terminate and create of the tick (`reconcile_with_directory`).
+    report.directory_due = blankslate_core::directory::due(now, config, &records, &[]);
     let used = TickUse { throttled: report.throttled, budget_bound: plan.budget_bound };
     let next = pacing.after_tick(used, ceiling, period, now);
     report.api_budget = Some((budget, next.budget(ceiling, period)));

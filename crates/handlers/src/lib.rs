@@ -12,13 +12,16 @@
 //! advances each desk when its time has come. Each function reads AWS, asks
 //! `blankslate_core::reconcile` what to do, and hands the steps to [`execute`], which
 //! writes each intent before acting on it. The shell (a Lambda binary or the simulator)
-//! supplies the ports and `now`.
+//! supplies the ports and `now`. [`reconcile_with_directory`] adds the directory
+//! clean-up (issue 14) after a tick's creates.
 
 #![deny(missing_docs)]
 
+pub mod directory;
 mod execute;
 mod functions;
 pub mod ports;
 
+pub use directory::reconcile_with_directory;
 pub use execute::Report;
 pub use functions::{alarm_create, alarm_delete, reconcile, term_rebuild, HandlerError};

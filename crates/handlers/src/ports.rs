@@ -159,3 +159,16 @@ impl<W, A, J, N> Clone for Ports<'_, W, A, J, N> {
 }
 
 impl<W, A, J, N> Copy for Ports<'_, W, A, J, N> {}
+
+/// The directory the WorkSpaces join (issue 14): deletes the computer objects of
+/// WorkSpaces blankslate terminated. Implementations search for each name, apply
+/// `blankslate_core::directory::guard` (S5) to what they found, and delete only the DN
+/// it returns; every item gets its own outcome, and an unreachable directory is an
+/// outcome (`Failed { kind: Unreachable }`), never an error of the whole call.
+pub trait Directory: Sync {
+    /// Deletes these computer objects, guarded; one outcome per item, in order.
+    fn delete_computers(
+        &self,
+        items: &[blankslate_core::directory::CleanupItem],
+    ) -> impl Future<Output = Vec<blankslate_core::directory::Outcome>> + Send;
+}

@@ -377,7 +377,7 @@ mod tests {
             BundleId::new("wsb-clj85qzj1").unwrap(),
         );
         Candidate {
-            description: WorkspaceDescription { id: WorkspaceId::new(id).unwrap(), state, spec },
+            description: WorkspaceDescription { id: WorkspaceId::new(id).unwrap(), state, spec, computer_name: None },
             tags: Tags::from_pairs(tags.iter().copied()).unwrap(),
             phase: phase.map(Phase::name),
             rebuilding: phase.is_some_and(Phase::is_rebuilding),

@@ -24,6 +24,7 @@
 
 mod aws;
 pub mod campaign;
+pub mod directory;
 pub mod file;
 mod gate;
 pub mod limits;

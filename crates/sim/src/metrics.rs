@@ -76,6 +76,10 @@ pub struct Metrics {
     pub left_users: u64,
     /// Of `left_users`, those with a fresh desktop ready (AVAILABLE or still being created).
     pub left_with_fresh: u64,
+    /// Computer objects left in the directory at the end whose WorkSpace is gone (issue 14).
+    pub stale_computer_objects: u64,
+    /// Computer objects the policy deleted.
+    pub computer_objects_deleted: u64,
     /// Time series for charts.
     pub series: Series,
 }

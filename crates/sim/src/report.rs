@@ -95,6 +95,8 @@ pub struct Summary {
     pub lost_desktops: u64,
     /// Rebuilds still under way when the run ended (started within the settle period).
     pub unfinished_at_end: u64,
+    /// Computer objects left in the directory whose WorkSpace is gone.
+    pub stale_computer_objects: u64,
     /// Broken invariants.
     pub violations: usize,
     /// Estimated $/month per 1,000 managed desktops.
@@ -134,6 +136,7 @@ pub fn summarize(scenario: &Scenario, outcome: &Outcome) -> Summary {
         peak_concurrency: m.peak_concurrency,
         lost_desktops: m.lost_desktops,
         unfinished_at_end: m.unfinished_at_end,
+        stale_computer_objects: m.stale_computer_objects,
         violations: outcome.violations.len(),
         cost: cost(scenario, outcome.policy, m, managed, hours),
     }
@@ -200,6 +203,7 @@ pub fn table(summaries: &[Summary]) -> String {
         ("peak Lambda concurrency", summaries.iter().map(|s| s.peak_concurrency.to_string()).collect()),
         ("lost desktops", summaries.iter().map(|s| s.lost_desktops.to_string()).collect()),
         ("rebuilds still running at end", summaries.iter().map(|s| s.unfinished_at_end.to_string()).collect()),
+        ("stale computer objects at the end", summaries.iter().map(|s| s.stale_computer_objects.to_string()).collect()),
         ("invariant violations", summaries.iter().map(|s| s.violations.to_string()).collect()),
         ("$/month per 1,000 (est.)", summaries.iter().map(|s| format!("{:.2}", s.cost.total)).collect()),
     ];

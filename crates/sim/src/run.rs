@@ -107,6 +107,11 @@ impl Simulation {
     /// creates, the first sessions and the reconciler's schedule.
     pub fn new(scenario: Scenario, policy: Policy, seed: u64) -> Self {
         let mut world = World::new(scenario, ChaCha8Rng::seed_from_u64(seed));
+        if policy == Policy::Blankslate && world.scenario.config.directory.is_none() {
+            // Every simulated fleet joins a directory; blankslate cleans it up (issue 14).
+            world.scenario.config.directory =
+                blankslate_core::directory::DirectorySettings::new(crate::directory::BASE_DN, "WSAMZN-").ok();
+        }
         let end = world.now + world.scenario.duration + world.scenario.settle;
         world.faults_until = world.now + world.scenario.duration;
         setup(&mut world, policy);
@@ -249,7 +254,7 @@ impl Simulation {
                     Some((Function::AlarmCreate, event)) => handlers::alarm_create(ports, &config, now, event).await,
                     Some((Function::AlarmDelete, event)) => handlers::alarm_delete(ports, &config, now, event).await,
                     Some((Function::TermRebuild, event)) => handlers::term_rebuild(ports, &config, now, event).await,
-                    None => handlers::reconcile(ports, &config, now).await,
+                    None => handlers::reconcile_with_directory(ports, Some(aws), &config, now).await,
                 }
             })
         };
@@ -512,6 +517,8 @@ impl World {
 /// What can only be judged at the end: every rebuild finished (L1), one WorkSpace per
 /// desk (S4), no leaked or missing alarms, a bounded journal, every managed desk enrolled.
 fn final_checks(world: &mut World, policy: Policy) {
+    world.metrics.stale_computer_objects = world.stale_computer_objects();
+    world.metrics.computer_objects_deleted = world.directory.deleted;
     for i in 0..world.desks.len() {
         let desk = world.desks[i].clone();
         let user = desk.key.user_name.to_string();

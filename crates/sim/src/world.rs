@@ -128,7 +128,7 @@ impl SimDesk {
 pub struct Violation {
     /// When.
     pub at: Timestamp,
-    /// `S1` .. `S4`, `L1`, `alarms`, `journal`.
+    /// `S1` .. `S5`, `L1`, `alarms`, `journal`.
     pub invariant: &'static str,
     /// What exactly.
     pub detail: String,
@@ -185,6 +185,8 @@ pub struct World {
     recently_removed: BTreeMap<WorkspaceId, (SimWorkspace, Timestamp)>,
     /// Each desk's WorkSpaces (one, or two while a rebuild overlaps), for O(log n) look-ups.
     by_desk: BTreeMap<DeskKey, Vec<WorkspaceId>>,
+    /// The directory the WorkSpaces join (issue 14).
+    pub(crate) directory: crate::directory::SimDirectory,
 }
 
 impl World {
@@ -222,6 +224,7 @@ impl World {
             faults_until: Timestamp::from_millis(0),
             recently_removed: BTreeMap::new(),
             by_desk: BTreeMap::new(),
+            directory: Default::default(),
         }
     }
 
@@ -384,7 +387,7 @@ impl World {
         self.visible(id).map(|w| {
             let mut spec = w.spec.clone();
             spec.tags = Tags::default();
-            WorkspaceDescription { id: id.clone(), state: w.state, spec }
+            WorkspaceDescription { id: id.clone(), state: w.state, spec, computer_name: computer_name_of(id) }
         })
     }
 
@@ -412,7 +415,12 @@ impl World {
                     let (w, _) = self.recently_removed.get(id).filter(|_| stale)?;
                     let mut spec = w.spec.clone();
                     spec.tags = Tags::default();
-                    Some(WorkspaceDescription { id: id.clone(), state: WorkspaceState::Terminated, spec })
+                    Some(WorkspaceDescription {
+                        id: id.clone(),
+                        state: WorkspaceState::Terminated,
+                        spec,
+                        computer_name: computer_name_of(id),
+                    })
                 })
             })
             .collect())
@@ -502,6 +510,9 @@ impl World {
                         self.end_session_on(id);
                     }
                     self.check_terminate(id);
+                    if self.caller != Actor::Admin {
+                        self.directory.terminated_by_policy.insert(id.clone());
+                    }
                     let mut took = override_.unwrap_or_else(|| self.scenario.timings.terminate.sample(&mut self.rng));
                     if self.faults_on() && self.rng.random_bool(self.scenario.faults.slow_terminate.clamp(0.0, 1.0)) {
                         took = Duration::from_secs(30 * 60);
@@ -648,6 +659,8 @@ impl World {
         };
         self.workspaces.insert(id.clone(), workspace);
         self.by_desk.entry(spec.desk()).or_default().push(id.clone());
+        let now = self.now;
+        self.directory.join(&id, now);
         if self.open && self.desk_of(&spec.desk()).is_none() {
             self.add_desk(spec);
         }
@@ -822,6 +835,7 @@ impl World {
             && !blankslate_core::reconcile::is_sweep_tick(self.now, config, false)
             && self.journal.values().all(|r| {
                 r.request.is_none()
+                    && !r.cleanups.iter().any(|c| c.is_due(self.now))
                     && match r.phase {
                         Phase::Active { .. } => true,
                         Phase::Disconnected { at, .. } => self.now < at + config.grace,
@@ -968,4 +982,13 @@ fn describe_difference(old: &WorkspaceSpec, new: &WorkspaceSpec) -> String {
         lost.push("name");
     }
     format!("re-created without the original {}", lost.join(", "))
+}
+
+/// The simulated `ComputerName` of a WorkSpace: `WSAMZN-` and the first eight characters
+/// of its ID, upper-cased (real WorkSpaces draw them at random; a function of the ID keeps
+/// runs replayable and needs no state).
+pub fn computer_name_of(id: &WorkspaceId) -> Option<blankslate_core::directory::ComputerName> {
+    let suffix = id.as_str().strip_prefix("ws-")?;
+    let eight: String = suffix.chars().take(8).collect::<String>().to_ascii_uppercase();
+    blankslate_core::directory::ComputerName::new(format!("WSAMZN-{eight}")).ok()
 }
