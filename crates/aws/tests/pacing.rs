@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use blankslate_aws::{CloudWatchAlarms, DynamoJournal, Policy};
+use blankslate_aws::{CloudWatchAlarms, DynamoJournal};
 use blankslate_core::config::{AlarmMode, Config};
 use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::journal::{Phase, Record};
@@ -20,15 +20,6 @@ use blankslate_core::spec::{Tags, WorkspaceSpec};
 use blankslate_core::Timestamp;
 use blankslate_emulator::{start, ApiLimits, Options};
 use blankslate_handlers::ports::{Journal, Notifier, PortResult, Ports, Workspaces};
-
-/// Two attempts 50 ms apart, so a throttled call gives up quickly.
-const FAST: Policy = Policy {
-    max_attempts: 2,
-    initial_backoff: Duration::from_millis(50),
-    connect_timeout: Duration::from_secs(2),
-    attempt_timeout: Duration::from_secs(5),
-    operation_timeout: Duration::from_secs(10),
-};
 
 /// The admins' topic: notices are kept to be looked at, nothing else.
 #[derive(Default)]
@@ -70,7 +61,7 @@ async fn the_learned_rate_backs_off_under_throttling_recovers_and_the_rebuilds_f
     let quick = Duration::from_secs(2);
     let options = Options { create: quick, terminate: quick, terminated_visible: quick, ..Options::default() };
     let emulator = start(options).await.expect("the emulator starts");
-    let ws = blankslate_aws::AwsWorkspaces::new(&common::sdk_config_with(&emulator.url(), &FAST).await);
+    let ws = blankslate_aws::AwsWorkspaces::new(&common::sdk_config_with(&emulator.url(), &common::FAST).await);
     let ministack = common::sdk_config(&common::ministack()).await;
     let journal = DynamoJournal::new(&ministack, common::unique("blankslate-pacing-"));
     journal.create_table().await.expect("journal table");

@@ -8,21 +8,11 @@ mod common;
 
 use std::time::Duration;
 
-use blankslate_aws::{AwsWorkspaces, Policy};
+use blankslate_aws::AwsWorkspaces;
 use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::spec::WorkspaceSpec;
 use blankslate_emulator::{client, start, ApiLimits, Options};
 use blankslate_handlers::ports::{ErrorKind, Workspaces};
-
-/// Two attempts, 50 ms apart: the production policy's shape with waits short enough
-/// that a throttled call is proved in well under a second.
-const FAST: Policy = Policy {
-    max_attempts: 2,
-    initial_backoff: Duration::from_millis(50),
-    connect_timeout: Duration::from_secs(2),
-    attempt_timeout: Duration::from_secs(5),
-    operation_timeout: Duration::from_secs(10),
-};
 
 fn limit(rate_per_second: f64, burst: f64, per_operation: bool) -> ApiLimits {
     ApiLimits { rate_per_second, burst, per_operation, changes: vec![] }
@@ -42,7 +32,7 @@ async fn beyond_the_limit_the_adapter_is_throttled_and_recovers_once_it_is_raise
         .await
         .expect("the emulator starts");
     let url = emulator.url();
-    let ws = AwsWorkspaces::new(&common::sdk_config_with(&url, &FAST).await);
+    let ws = AwsWorkspaces::new(&common::sdk_config_with(&url, &common::FAST).await);
     let ids = [WorkspaceId::new("ws-abcd12345").unwrap()];
 
     // The burst goes through; the third call finds the bucket empty on both attempts
@@ -90,7 +80,7 @@ async fn per_operation_limits_throttle_one_operation_and_not_the_others() {
         .await
         .expect("the emulator starts");
     let url = emulator.url();
-    let ws = AwsWorkspaces::new(&common::sdk_config_with(&url, &FAST).await);
+    let ws = AwsWorkspaces::new(&common::sdk_config_with(&url, &common::FAST).await);
     let ids = [WorkspaceId::new("ws-abcd12345").unwrap()];
     ws.describe(&ids).await.expect("DescribeWorkspaces' own burst");
     assert_eq!(ws.describe(&ids).await.expect_err("throttled").kind, ErrorKind::Throttled);

@@ -77,6 +77,8 @@ fn a_small_campaign_finds_no_violation() {
         |seed| {
             let mut s = scenarios::school_rush(60, 12, seed).map_err(|e| e.to_string())?;
             s.faults = Faults::all();
+            // As every `--campaign` does: the limit drawn per seed (issue 13).
+            s.api = blankslate_sim::campaign::draw_limits(seed, &s);
             Ok(s)
         },
         || {},

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use blankslate_aws::{with_policy, Policy};
@@ -32,6 +32,16 @@ fn endpoint(variable: &str, emulator: &str) -> String {
         ),
     }
 }
+
+/// Two attempts, 50 ms apart: the production policy's shape with waits short enough
+/// that a throttled call is proved in well under a second.
+pub const FAST: Policy = Policy {
+    max_attempts: 2,
+    initial_backoff: Duration::from_millis(50),
+    connect_timeout: Duration::from_secs(2),
+    attempt_timeout: Duration::from_secs(5),
+    operation_timeout: Duration::from_secs(10),
+};
 
 /// An SdkConfig for `endpoint` in us-east-1 with static test credentials and the
 /// production retry and timeout policy. The host's environment is ignored, so an
