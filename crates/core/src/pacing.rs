@@ -89,6 +89,9 @@ impl Pacing {
         }
         let step = (current * INCREASE_SHARE).max(1.0 / period.as_secs_f64().max(1.0));
         let per_second = if used.budget_bound { (current + step).min(top) } else { current };
+        if per_second == self.per_second && self.throttled_ticks == 0 {
+            return self; // Nothing learned: nothing to store.
+        }
         Self { per_second, updated_at: now, throttled_ticks: 0 }
     }
 }
@@ -133,6 +136,14 @@ mod tests {
                 next.per_second
             );
         }
+    }
+
+    #[test]
+    fn an_idle_tick_changes_nothing_so_nothing_is_stored() {
+        let p = Pacing { per_second: 1.0, updated_at: at(0), throttled_ticks: 0 };
+        assert_eq!(p.after_tick(TickUse::default(), 600, MINUTE, at(5)), p);
+        let after_throttling = Pacing { throttled_ticks: 2, ..p }.after_tick(TickUse::default(), 600, MINUTE, at(5));
+        assert_eq!((after_throttling.throttled_ticks, after_throttling.updated_at), (0, at(5)));
     }
 
     #[test]
