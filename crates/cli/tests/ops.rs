@@ -266,8 +266,10 @@ async fn status_history_and_rebuild_against_a_deployed_stack() {
         async move {
             let status = json_of(&run(&dir, args, env).await);
             let row = desk(&status, "carol").clone();
-            match row["phase"].as_str() {
-                Some("terminating") => Ok(row),
+            // The intent is written first and the call follows it, spaced at the learned
+            // rate: mid-rebuild is both, the phase and the WorkSpace's state.
+            match (row["phase"].as_str(), row["state"].as_str()) {
+                (Some("terminating"), Some("TERMINATING")) => Ok(row),
                 _ => Err(format!("{row:#}")),
             }
         }
