@@ -157,6 +157,18 @@ async fn count(name: &ComputerName) -> usize {
     s.find(name).await.unwrap().len()
 }
 
+/// The WorkSpaces adapter pointed at the emulator, with test credentials only.
+async fn emulator_workspaces(url: &str) -> AwsWorkspaces {
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .empty_test_environment()
+        .endpoint_url(url)
+        .region(Region::new("us-east-1"))
+        .test_credentials()
+        .load()
+        .await;
+    AwsWorkspaces::new(&sdk)
+}
+
 fn closed_port_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -167,14 +179,7 @@ fn closed_port_url() -> String {
 #[tokio::test]
 async fn a_rebuild_is_not_held_up_by_the_directory_and_cleans_up_once_it_answers() {
     let emulator = blankslate_emulator::start(blankslate_emulator::Options::default()).await.expect("emulator");
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .empty_test_environment()
-        .endpoint_url(emulator.url())
-        .region(Region::new("us-east-1"))
-        .test_credentials()
-        .load()
-        .await;
-    let ws = AwsWorkspaces::new(&sdk);
+    let ws = emulator_workspaces(&emulator.url()).await;
     let answer = ws.create(&[spec("alice", true), spec("erin", false)]).await.unwrap();
     let id_of = |user: &str| answer.pending.iter().find(|(d, _)| d.user_name.as_str() == user).unwrap().1.clone();
     let (alice, erin) = (id_of("alice"), id_of("erin"));
@@ -248,14 +253,7 @@ async fn a_rebuild_is_not_held_up_by_the_directory_and_cleans_up_once_it_answers
 #[tokio::test]
 async fn orphans_are_the_workspaces_looking_objects_of_no_existing_workspace() {
     let emulator = blankslate_emulator::start(blankslate_emulator::Options::default()).await.expect("emulator");
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .empty_test_environment()
-        .endpoint_url(emulator.url())
-        .region(Region::new("us-east-1"))
-        .test_credentials()
-        .load()
-        .await;
-    let ws = AwsWorkspaces::new(&sdk);
+    let ws = emulator_workspaces(&emulator.url()).await;
     let answer = ws.create(&[spec("olga", true)]).await.unwrap();
     let live = available(&ws, &answer.pending[0].1).await;
     let ou = env("BLANKSLATE_SAMBA_OU");
