@@ -24,14 +24,17 @@
 
 mod cloudwatch;
 pub mod config;
+mod directory_function;
 mod dynamodb;
 mod error;
 mod pace;
+pub mod secrets;
 mod sns;
 mod workspaces;
 
 pub use cloudwatch::CloudWatchAlarms;
 pub use config::{load_sdk_config, with_policy, Policy};
+pub use directory_function::{DirectoryFunction, ITEMS_PER_INVOKE};
 pub use dynamodb::{journal_schema, DynamoJournal};
 pub use sns::SnsNotifier;
 pub use workspaces::AwsWorkspaces;

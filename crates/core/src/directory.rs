@@ -29,6 +29,7 @@ use crate::validated::validated_string;
 use crate::ValidationError;
 
 pub mod acl;
+pub mod function;
 
 validated_string!(
     /// A WorkSpace's `ComputerName`, which is its computer object's NetBIOS name: 1 to 15

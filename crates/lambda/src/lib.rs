@@ -2,7 +2,7 @@
 //! builds the AWS SDK adapters once, and on each invocation hands the event, the ports
 //! and the wall clock to the function its configuration names.
 //!
-//! One bootstrap serves all four functions (`BLANKSLATE_FUNCTION` picks the role): one
+//! One bootstrap serves all five functions (`BLANKSLATE_FUNCTION` picks the role): one
 //! build and one zip instead of four identical ones, which halves what a 2-core build
 //! machine compiles and what a deploy uploads; the role is configuration, not code.
 //! Events arrive as plain JSON and are read by `blankslate_core::events`, whose errors
@@ -10,10 +10,12 @@
 
 #![deny(missing_docs)]
 
+mod cleanup;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use blankslate_aws::{AwsWorkspaces, CloudWatchAlarms, DynamoJournal, SnsNotifier};
+use blankslate_aws::{AwsWorkspaces, CloudWatchAlarms, DirectoryFunction, DynamoJournal, SnsNotifier};
 use blankslate_core::config::{AlarmMode, Config};
 use blankslate_core::reconcile::Notice;
 use blankslate_core::{Timestamp, ValidationError};
@@ -31,9 +33,24 @@ pub mod env {
     pub const ALARM_TOPIC_ARN: &str = "BLANKSLATE_ALARM_TOPIC_ARN";
     /// The SNS topic for admin notifications (optional: without it notices are only logged).
     pub const NOTIFY_TOPIC_ARN: &str = "BLANKSLATE_NOTIFY_TOPIC_ARN";
+    /// The reconciler's: the directory clean-up function to hand the deletes to. Required
+    /// exactly when `BLANKSLATE_DIRECTORY_BASE_DN` turns the clean-up on.
+    pub const DIRECTORY_FUNCTION: &str = "BLANKSLATE_DIRECTORY_FUNCTION";
+    /// The clean-up function's: its domain controllers, `ldaps://` URLs, comma-separated,
+    /// tried in order.
+    pub const LDAP_URLS: &str = "BLANKSLATE_LDAP_URLS";
+    /// The clean-up function's: the Secrets Manager secret with the bind account,
+    /// `{"username": ..., "password": ...}`.
+    pub const DIRECTORY_SECRET_ARN: &str = "BLANKSLATE_DIRECTORY_SECRET_ARN";
+    /// The clean-up function's: PEM certificates to trust for LDAPS instead of the
+    /// system's roots (optional).
+    pub const LDAP_CA_BUNDLE: &str = "BLANKSLATE_LDAP_CA_BUNDLE";
+    /// The clean-up function's: `true` allows `ldap://` URLs (the password then crosses
+    /// the network unencrypted).
+    pub const ALLOW_PLAIN_LDAP: &str = "BLANKSLATE_ALLOW_PLAIN_LDAP";
 }
 
-/// The seed's three functions and the reconciler.
+/// The seed's three functions, the reconciler and the directory clean-up.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Function {
     /// `Workspace_Alarm_Create`.
@@ -44,6 +61,8 @@ pub enum Function {
     TermRebuild,
     /// The scheduled reconciler.
     Reconcile,
+    /// Deletes computer objects for the reconciler, inside the customer's VPC.
+    DirectoryCleanup,
 }
 
 impl std::str::FromStr for Function {
@@ -54,10 +73,11 @@ impl std::str::FromStr for Function {
             "alarm-delete" => Ok(Self::AlarmDelete),
             "term-rebuild" => Ok(Self::TermRebuild),
             "reconcile" => Ok(Self::Reconcile),
+            "directory-cleanup" => Ok(Self::DirectoryCleanup),
             other => Err(ValidationError::new(
                 env::FUNCTION,
                 other,
-                "expected alarm-create, alarm-delete, term-rebuild or reconcile",
+                "expected alarm-create, alarm-delete, term-rebuild, reconcile or directory-cleanup",
             )),
         }
     }
@@ -96,18 +116,28 @@ impl std::fmt::Debug for ConfigError {
 }
 
 /// Everything a warm function keeps between invocations.
-pub struct Shell {
+pub enum Shell {
+    /// The four functions that manage the fleet.
+    Fleet(Box<FleetShell>),
+    /// The directory clean-up function.
+    DirectoryCleanup(Box<cleanup::CleanupShell>),
+}
+
+/// The fleet functions' clients and configuration.
+pub struct FleetShell {
     function: Function,
     config: Config,
     workspaces: AwsWorkspaces,
     alarms: CloudWatchAlarms,
     journal: DynamoJournal,
     notifier: AdminNotifier,
+    /// The reconciler's directory clean-up, when configured.
+    directory: Option<DirectoryFunction>,
     /// `AWS_LAMBDA_FUNCTION_NAME`, the dimension of the metrics the reconciler logs.
     name: String,
 }
 
-fn required(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ValidationError> {
+pub(crate) fn required(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ValidationError> {
     get(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| ValidationError::new(name, "", "is required"))
 }
 
@@ -120,8 +150,29 @@ impl Shell {
 
     /// Builds a shell from named settings (the environment, or a test's map).
     pub fn new(sdk: &aws_config::SdkConfig, get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let function: Function = required(&get, env::FUNCTION)?.parse()?;
-        let config = Config::from_settings(&get)?;
+        match required(&get, env::FUNCTION)?.parse()? {
+            Function::DirectoryCleanup => Ok(Self::DirectoryCleanup(Box::new(cleanup::CleanupShell::new(sdk, &get)?))),
+            function => Ok(Self::Fleet(Box::new(FleetShell::new(sdk, function, &get)?))),
+        }
+    }
+
+    /// Handles one invocation.
+    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, lambda_runtime::Error> {
+        match self {
+            Self::Fleet(shell) => shell.handle(event).await,
+            Self::DirectoryCleanup(shell) => shell.handle(event).await,
+        }
+    }
+}
+
+impl FleetShell {
+    fn new(
+        sdk: &aws_config::SdkConfig,
+        function: Function,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name);
+        let config = Config::from_settings(get)?;
         let journal = DynamoJournal::new(sdk, required(&get, env::JOURNAL_TABLE)?);
         let alarm_topic = match config.alarm_mode {
             AlarmMode::PerWorkspace => required(&get, env::ALARM_TOPIC_ARN)?,
@@ -132,7 +183,27 @@ impl Shell {
             Some(topic) => AdminNotifier::Sns(SnsNotifier::new(sdk, topic)),
             None => AdminNotifier::Log,
         };
-        tracing::info!(?function, selector = %config.selector, grace_s = config.grace.as_secs(), "configured");
+        let directory = match (get(env::DIRECTORY_FUNCTION).filter(|v| !v.trim().is_empty()), &config.directory) {
+            (Some(name), Some(_)) => Some(DirectoryFunction::new(sdk, name)),
+            (None, None) => None,
+            (Some(name), None) => {
+                return Err(ValidationError::new(
+                    blankslate_core::config::settings::DIRECTORY_BASE_DN,
+                    "",
+                    format!("is required with {}={name}: it turns the directory clean-up on", env::DIRECTORY_FUNCTION),
+                )
+                .into())
+            }
+            (None, Some(_)) => {
+                return Err(ValidationError::new(
+                    env::DIRECTORY_FUNCTION,
+                    "",
+                    "is required when BLANKSLATE_DIRECTORY_BASE_DN turns the directory clean-up on: the function that deletes the computer objects inside the VPC",
+                )
+                .into())
+            }
+        };
+        tracing::info!(?function, selector = %config.selector, grace_s = config.grace.as_secs(), directory = ?directory.as_ref().map(DirectoryFunction::name), "configured");
         Ok(Self {
             function,
             config,
@@ -140,6 +211,7 @@ impl Shell {
             alarms: CloudWatchAlarms::new(sdk, alarm_topic),
             journal,
             notifier,
+            directory,
             name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "blankslate".to_owned()),
         })
     }
@@ -147,7 +219,7 @@ impl Shell {
     /// Handles one invocation. A bad event or an unreachable journal fails the
     /// invocation (so Lambda's error metrics and retries see it); per-item failures are
     /// in the returned report and are retried by the reconciler.
-    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, lambda_runtime::Error> {
+    async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, lambda_runtime::Error> {
         let now = wall_clock();
         let ports = Ports {
             workspaces: &self.workspaces,
@@ -164,8 +236,10 @@ impl Shell {
                 if let Ok(trigger) = serde_json::from_value::<EventBridgeEvent>(event) {
                     tracing::debug!(id = ?trigger.id, time = ?trigger.time, "scheduled run");
                 }
-                handlers::reconcile(ports, config, now).await?
+                handlers::reconcile_with_directory(ports, self.directory.as_ref(), config, now).await?
             }
+            // `Shell::new` gives this function its own shell; never a fleet shell.
+            Function::DirectoryCleanup => return Err("the directory clean-up function has no fleet shell".into()),
         };
         log_report(self.function, &report);
         if let Some(line) = pacing_metrics(&self.name, config, &report, now) {
@@ -236,6 +310,7 @@ fn summary(report: &Report) -> serde_json::Value {
         "errors": report.errors,
         "nextWakeup": report.next_wakeup.map(Timestamp::to_rfc3339),
         "throttled": report.throttled,
+        "directory": report.directory_done,
         "apiBudget": report.api_budget.map(|(this, next)| serde_json::json!({"thisTick": this, "nextTick": next})),
     })
 }

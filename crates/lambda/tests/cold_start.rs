@@ -28,7 +28,11 @@ fn a_bad_configuration_fails_the_cold_start_naming_the_variable() {
         ("BLANKSLATE_ALARM_TOPIC_ARN", "arn:aws:sns:us-east-1:000000000000:Workspace_Disconnected_Topic"),
     ];
     let cases: [(&str, &str, &str); 5] = [
-        ("BLANKSLATE_FUNCTION", "rebuild-everything", "expected alarm-create, alarm-delete, term-rebuild or reconcile"),
+        (
+            "BLANKSLATE_FUNCTION",
+            "rebuild-everything",
+            "expected alarm-create, alarm-delete, term-rebuild, reconcile or directory-cleanup",
+        ),
         ("BLANKSLATE_SELECTOR", "everything", "expected tag:KEY"),
         ("BLANKSLATE_JOURNAL_TABLE", "", "BLANKSLATE_JOURNAL_TABLE"),
         ("BLANKSLATE_ALARM_TOPIC_ARN", "", "BLANKSLATE_ALARM_TOPIC_ARN"),
@@ -41,5 +45,54 @@ fn a_bad_configuration_fails_the_cold_start_naming_the_variable() {
         assert!(!ok, "{name}={value:?} started:\n{output}");
         assert!(output.contains("blankslate cannot start"), "{name}: {output}");
         assert!(output.contains(expected), "{name}: expected {expected:?} in {output}");
+    }
+}
+
+#[test]
+fn a_half_configured_directory_clean_up_fails_the_cold_start_naming_what_is_missing() {
+    let reconciler = [
+        ("BLANKSLATE_FUNCTION", "reconcile"),
+        ("BLANKSLATE_SELECTOR", "tag:blankslate"),
+        ("BLANKSLATE_JOURNAL_TABLE", "journal"),
+        ("BLANKSLATE_ALARM_MODE", "off"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        reconciler.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            with(&[("BLANKSLATE_DIRECTORY_BASE_DN", "OU=WorkSpaces,DC=corp,DC=example")]),
+            "BLANKSLATE_DIRECTORY_FUNCTION",
+        ),
+        (with(&[("BLANKSLATE_DIRECTORY_FUNCTION", "bs-Workspace_Directory_Cleanup")]), "BLANKSLATE_DIRECTORY_BASE_DN"),
+    ];
+    let cleanup = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        let base = [
+            ("BLANKSLATE_FUNCTION", "directory-cleanup"),
+            ("BLANKSLATE_LDAP_URLS", "ldaps://dc1.corp.example,ldaps://dc2.corp.example"),
+            ("BLANKSLATE_DIRECTORY_BASE_DN", "OU=WorkSpaces,DC=corp,DC=example"),
+            (
+                "BLANKSLATE_DIRECTORY_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:000000000000:secret:blankslate-ldap-AbCdEf",
+            ),
+        ];
+        let names: Vec<&str> = extra.iter().map(|(k, _)| *k).collect();
+        base.iter().copied().filter(|(k, _)| !names.contains(k)).chain(extra.iter().copied()).collect()
+    };
+    let cases = cases.into_iter().chain([
+        (
+            cleanup(&[("BLANKSLATE_LDAP_URLS", "ldap://dc1.corp.example")]),
+            "plain LDAP sends the bind password unencrypted",
+        ),
+        (cleanup(&[("BLANKSLATE_LDAP_URLS", "")]), "BLANKSLATE_LDAP_URLS"),
+        (cleanup(&[("BLANKSLATE_DIRECTORY_SECRET_ARN", "")]), "BLANKSLATE_DIRECTORY_SECRET_ARN"),
+        (cleanup(&[("BLANKSLATE_LDAP_CA_BUNDLE", "not a certificate")]), "BLANKSLATE_LDAP_CA_BUNDLE"),
+        (cleanup(&[("BLANKSLATE_ALLOW_PLAIN_LDAP", "yes")]), "expected true or false"),
+    ]);
+    for (env, expected) in cases {
+        let (ok, output) = bootstrap(&env);
+        assert!(!ok, "{env:?} started:\n{output}");
+        assert!(output.contains("blankslate cannot start"), "{env:?}: {output}");
+        assert!(output.contains(expected), "{env:?}: expected {expected:?} in {output}");
     }
 }

@@ -190,7 +190,8 @@ fn decide(aces: &[Ace], token: &[Sid], right: u32, applies: impl Fn(&Ace) -> boo
 }
 
 /// The probe's answer.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DeleteRight {
     /// The OU grants *Delete child* for computers (the delegation README describes).
     DeleteChild,
