@@ -253,6 +253,19 @@ pub fn orphans<'a>(objects: &'a [FoundObject], existing: &[ComputerName], prefix
         .collect()
 }
 
+/// [`orphans`] against the fleet as DescribeWorkspaces shows it. While some WorkSpace
+/// shows no name yet (PENDING), an object of unknown age could be its object, so only
+/// objects whose age is known are listed (deleting them is guarded by that age).
+pub fn fleet_orphans<'a>(
+    objects: &'a [FoundObject],
+    fleet: &[crate::observe::WorkspaceDescription],
+    prefix: &str,
+) -> Vec<&'a FoundObject> {
+    let existing: Vec<ComputerName> = fleet.iter().filter_map(|d| d.computer_name.clone()).collect();
+    let some_unnamed = fleet.iter().any(|d| d.computer_name.is_none() && !d.state.is_going());
+    orphans(objects, &existing, prefix).into_iter().filter(|o| !some_unnamed || o.when_created.is_some()).collect()
+}
+
 /// One computer object to delete: the desk, the WorkSpace blankslate terminated, its
 /// computer name, and when the termination was confirmed (the ID had vanished).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -578,22 +578,16 @@ impl blankslate_handlers::ports::Directory for Directory {
 
 /// `blankslate directory orphans`: the computer objects below the base DN that look like
 /// WorkSpaces (`prefix`) and are the `ComputerName` of no WorkSpace that exists now
-/// (`core::directory::orphans`). While some WorkSpace shows no name yet (PENDING), objects
-/// of unknown age are left out; `Session::delete_orphan` deletes only objects older than
-/// the listing.
+/// (`core::directory::fleet_orphans`); `Session::delete_orphan` deletes only objects
+/// older than the listing.
 pub async fn find_orphans<W: blankslate_handlers::ports::Workspaces>(
     workspaces: &W,
     session: &mut Session,
     prefix: &str,
 ) -> Result<Vec<FoundObject>, OrphanError> {
     let fleet = workspaces.describe_all().await.map_err(|e| OrphanError::Workspaces(e.to_string()))?;
-    let existing: Vec<ComputerName> = fleet.iter().filter_map(|d| d.computer_name.clone()).collect();
-    let some_unnamed = fleet.iter().any(|d| d.computer_name.is_none() && !d.state.is_going());
     let objects = session.list_computers(prefix).await?;
-    let orphans = blankslate_core::directory::orphans(&objects, &existing, prefix);
-    // With a WorkSpace whose name is not known yet, an object without a known age could be
-    // its object: list only objects whose age is known (the caller's guard bounds them).
-    Ok(orphans.into_iter().filter(|o| !some_unnamed || o.when_created.is_some()).cloned().collect())
+    Ok(blankslate_core::directory::fleet_orphans(&objects, &fleet, prefix).into_iter().cloned().collect())
 }
 
 /// Why the orphan listing failed.

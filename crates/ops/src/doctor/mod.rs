@@ -28,18 +28,25 @@
 //!   so every tag-fenced permission would read as denied there; reading the policies
 //!   gives the same answer everywhere. What it does not see (permission boundaries, SCPs,
 //!   session policies) is said in the check's text.
+//! - **Directory** (when clean-up is configured): the clean-up function binds, its
+//!   account may delete computer objects in the WorkSpaces OU, and how many orphaned
+//!   objects are there ([`directory_checks`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use blankslate_core::alarm::ALARM_PREFIX;
 use blankslate_core::config::{AlarmMode, Config};
 use blankslate_core::ids::WorkspaceId;
-use blankslate_core::selector::Selector;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::stack::{outputs, DeployedStack};
+
+mod directory;
+mod permissions;
+
+pub use directory::{directory_checks, DirectoryObservation};
+pub use permissions::*;
 
 /// A check's outcome.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
@@ -443,447 +450,6 @@ pub fn dead_letter_check(region: &str, url: &str, depth: &Result<u64, String>) -
     }
 }
 
-// ===== Permissions =====
-
-/// The stack's four functions.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
-pub enum Function {
-    /// Workspace_Alarm_Create.
-    AlarmCreate,
-    /// Workspace_Alarm_Del.
-    AlarmDelete,
-    /// Workspace_Term_Rebuild.
-    TermRebuild,
-    /// Workspace_Reconciler.
-    Reconciler,
-}
-
-impl Function {
-    /// All four.
-    pub const ALL: [Function; 4] = [Self::AlarmCreate, Self::AlarmDelete, Self::TermRebuild, Self::Reconciler];
-
-    /// The seed's name.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::AlarmCreate => "Workspace_Alarm_Create",
-            Self::AlarmDelete => "Workspace_Alarm_Del",
-            Self::TermRebuild => "Workspace_Term_Rebuild",
-            Self::Reconciler => "Workspace_Reconciler",
-        }
-    }
-
-    /// The stack output naming the deployed function.
-    pub fn output(self) -> &'static str {
-        match self {
-            Self::AlarmCreate => outputs::ALARM_CREATE_FUNCTION,
-            Self::AlarmDelete => outputs::ALARM_DELETE_FUNCTION,
-            Self::TermRebuild => outputs::TERM_REBUILD_FUNCTION,
-            Self::Reconciler => outputs::RECONCILER_FUNCTION,
-        }
-    }
-}
-
-/// What a needed action is performed on.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum On {
-    /// No resource type: IAM accepts only `*`.
-    Any,
-    /// The journal table.
-    Journal,
-    /// The journal's `by-workspace` index.
-    JournalIndex,
-    /// A `Workspace_Disconnected_id_*` alarm.
-    DisconnectAlarm,
-    /// The admin-notification topic.
-    NotificationTopic,
-    /// A managed WorkSpace (carrying the opt-in tag, under a tag selector).
-    ManagedWorkspace,
-    /// CreateWorkspaces' resources: the directory, the bundle and the new WorkSpace, with
-    /// the opt-in tag in the request (under a tag selector).
-    NewWorkspace,
-    /// Tagging a new WorkSpace in its CreateWorkspaces request (the opt-in tag included).
-    NewTags,
-}
-
-/// One action a function's code performs.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Need {
-    /// The IAM action.
-    pub action: &'static str,
-    /// On what.
-    pub on: On,
-    /// Which call in the code needs it.
-    pub why: &'static str,
-}
-
-const fn need(action: &'static str, on: On, why: &'static str) -> Need {
-    Need { action, on, why }
-}
-
-/// The actions each function's code calls: the one list.
-///
-/// Derived from the port calls in `crates/handlers/src/functions.rs` (and `execute.rs`,
-/// which carries out their steps), mapped to IAM actions by the adapters in `crates/aws`:
-/// `Journal::get` is GetItem, `list` is Scan, `find_by_workspace` is a Query on the
-/// `by-workspace` index *and a consistent GetItem* of each hit, `write` is PutItem
-/// (insert and update, conditional) or DeleteItem; `Alarms::put_disconnect_alarm` is
-/// PutMetricAlarm, `delete_disconnect_alarms` DeleteAlarms, `list_disconnect_alarms`
-/// DescribeAlarms; `Notifier::notify` is sns:Publish; `Workspaces::describe`,
-/// `describe_all` and `describe_desk` are DescribeWorkspaces, `connection_status`
-/// DescribeWorkspacesConnectionStatus, `tags` DescribeTags, `terminate`
-/// TerminateWorkspaces, `create` CreateWorkspaces (and CreateTags for its tags).
-/// Logging and KMS use by the services on the functions' behalf are not code calls and
-/// are not listed.
-pub fn needs(function: Function) -> &'static [Need] {
-    use On::*;
-    const JOURNAL_WRITES: [Need; 2] = [
-        need("dynamodb:PutItem", Journal, "Journal::write (insert, update)"),
-        need("dynamodb:DeleteItem", Journal, "Journal::write (release)"),
-    ];
-    const ALARM_CREATE: &[Need] = &[
-        need("workspaces:DescribeWorkspaces", Any, "Workspaces::describe of the created IDs"),
-        need("workspaces:DescribeTags", Any, "Workspaces::tags (tag selector)"),
-        need("dynamodb:GetItem", Journal, "Journal::get of the desk"),
-        JOURNAL_WRITES[0],
-        JOURNAL_WRITES[1],
-        need("cloudwatch:PutMetricAlarm", DisconnectAlarm, "Alarms::put_disconnect_alarm"),
-        need("cloudwatch:DeleteAlarms", DisconnectAlarm, "Alarms::delete_disconnect_alarms (release)"),
-    ];
-    const ALARM_DELETE: &[Need] = &[
-        need("dynamodb:Query", JournalIndex, "Journal::find_by_workspace"),
-        need("dynamodb:GetItem", Journal, "Journal::find_by_workspace re-reads each index hit"),
-        JOURNAL_WRITES[0],
-        JOURNAL_WRITES[1],
-        need("cloudwatch:DeleteAlarms", DisconnectAlarm, "Alarms::delete_disconnect_alarms"),
-    ];
-    const TERM_REBUILD: &[Need] = &[
-        need("dynamodb:Query", JournalIndex, "Journal::find_by_workspace"),
-        need("dynamodb:GetItem", Journal, "Journal::find_by_workspace re-reads each index hit"),
-        JOURNAL_WRITES[0],
-    ];
-    const RECONCILER: &[Need] = &[
-        need("dynamodb:Scan", Journal, "Journal::list"),
-        JOURNAL_WRITES[0],
-        JOURNAL_WRITES[1],
-        need("workspaces:DescribeWorkspaces", Any, "Workspaces::describe, describe_all, describe_desk"),
-        need("workspaces:DescribeWorkspacesConnectionStatus", Any, "Workspaces::connection_status"),
-        need("workspaces:DescribeTags", Any, "Workspaces::tags"),
-        need("workspaces:TerminateWorkspaces", ManagedWorkspace, "Workspaces::terminate"),
-        need("workspaces:CreateWorkspaces", NewWorkspace, "Workspaces::create"),
-        need("workspaces:CreateTags", NewTags, "Workspaces::create carries the old WorkSpace's tags"),
-        need("cloudwatch:DescribeAlarms", Any, "Alarms::list_disconnect_alarms"),
-        need("cloudwatch:PutMetricAlarm", DisconnectAlarm, "Alarms::put_disconnect_alarm"),
-        need("cloudwatch:DeleteAlarms", DisconnectAlarm, "Alarms::delete_disconnect_alarms"),
-        need("sns:Publish", NotificationTopic, "Notifier::notify"),
-    ];
-    match function {
-        Function::AlarmCreate => ALARM_CREATE,
-        Function::AlarmDelete => ALARM_DELETE,
-        Function::TermRebuild => TERM_REBUILD,
-        Function::Reconciler => RECONCILER,
-    }
-}
-
-/// Where the stack's resources are, to turn [`On`] into ARNs and request context.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Scope {
-    /// `aws`, `aws-cn`, ...
-    pub partition: String,
-    /// The Region.
-    pub region: String,
-    /// The account.
-    pub account: String,
-    /// The journal table's name.
-    pub table: String,
-    /// The admin-notification topic's ARN.
-    pub notification_topic: String,
-    /// The deployment's selector.
-    pub selector: Selector,
-}
-
-/// One request to evaluate: resources that must all be allowed, and the condition context.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Request {
-    /// The action.
-    pub action: String,
-    /// Every resource the action is authorised on.
-    pub resources: Vec<String>,
-    /// Condition keys (lowercase) and their values.
-    pub context: BTreeMap<String, String>,
-}
-
-/// A sample WorkSpace ID for resource ARNs (`workspace/*` and the alarm name pattern).
-const SAMPLE_WORKSPACE: &str = "ws-0000000000";
-
-impl Scope {
-    /// The request `need` makes in this deployment.
-    pub fn request(&self, need: &Need) -> Request {
-        let Scope { partition: p, region: r, account: a, .. } = self;
-        let mut context = BTreeMap::from([("aws:requestedregion".to_owned(), r.clone())]);
-        let tag = match &self.selector {
-            Selector::Tag { key, value } => {
-                Some((key.to_string().to_ascii_lowercase(), value.as_ref().map_or("on".to_owned(), |v| v.to_string())))
-            }
-            _ => None,
-        };
-        let workspace = format!("arn:{p}:workspaces:{r}:{a}:workspace/{SAMPLE_WORKSPACE}");
-        let resources = match need.on {
-            On::Any => vec!["*".to_owned()],
-            On::Journal => vec![format!("arn:{p}:dynamodb:{r}:{a}:table/{}", self.table)],
-            On::JournalIndex => vec![format!("arn:{p}:dynamodb:{r}:{a}:table/{}/index/by-workspace", self.table)],
-            On::DisconnectAlarm => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{ALARM_PREFIX}{SAMPLE_WORKSPACE}")],
-            On::NotificationTopic => vec![self.notification_topic.clone()],
-            On::ManagedWorkspace => {
-                if let Some((key, value)) = &tag {
-                    context.insert(format!("aws:resourcetag/{key}"), value.clone());
-                }
-                vec![workspace]
-            }
-            On::NewWorkspace | On::NewTags => {
-                if let Some((key, value)) = &tag {
-                    context.insert(format!("aws:requesttag/{key}"), value.clone());
-                }
-                if need.on == On::NewTags {
-                    vec!["*".to_owned()]
-                } else {
-                    let directory = match &self.selector {
-                        Selector::Directories(ids) => ids.iter().next().map(|d| d.to_string()),
-                        _ => None,
-                    }
-                    .unwrap_or_else(|| "d-0000000000".to_owned());
-                    let bundle = match &self.selector {
-                        Selector::Bundles(ids) => ids.iter().next().map(|b| b.to_string()),
-                        _ => None,
-                    }
-                    .unwrap_or_else(|| "wsb-0000000000".to_owned());
-                    vec![
-                        format!("arn:{p}:workspaces:{r}:{a}:directory/{directory}"),
-                        format!("arn:{p}:workspaces:{r}:{a}:workspacebundle/{bundle}"),
-                        workspace,
-                    ]
-                }
-            }
-        };
-        Request { action: need.action.to_owned(), resources, context }
-    }
-}
-
-/// What the policies say about one request.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Decision {
-    /// Allowed on every resource.
-    Allowed,
-    /// Some resource is allowed by no statement.
-    NotAllowed(String),
-    /// An explicit Deny matches.
-    Denied(String),
-}
-
-/// Percent-decodes a policy document if IAM returned it URL-encoded (it does for
-/// GetRolePolicy and GetPolicyVersion); plain JSON passes unchanged.
-pub fn decode_policy(text: &str) -> String {
-    if text.trim_start().starts_with('{') {
-        return text.to_owned();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn strings(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// IAM's wildcard match: `*` any run, `?` one character.
-fn glob(pattern: &str, value: &str, ignore_case: bool) -> bool {
-    let (p, v): (Vec<char>, Vec<char>) = if ignore_case {
-        (pattern.to_ascii_lowercase().chars().collect(), value.to_ascii_lowercase().chars().collect())
-    } else {
-        (pattern.chars().collect(), value.chars().collect())
-    };
-    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
-    while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = vi;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            vi = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-/// Whether a statement's conditions hold for `context`. Keys the context lacks are
-/// missing at request time too (IAM then fails the condition, unless `...IfExists`);
-/// keys doctor does not model (anything but the request's own context) are assumed to
-/// hold and listed in `assumed`.
-fn conditions_hold(
-    conditions: Option<&Value>,
-    context: &BTreeMap<String, String>,
-    assumed: &mut BTreeSet<String>,
-) -> bool {
-    let Some(Value::Object(ops)) = conditions else { return true };
-    ops.iter().all(|(op, keys)| {
-        let Value::Object(keys) = keys else { return true };
-        let (op, if_exists) = match op.strip_suffix("IfExists") {
-            Some(base) => (base, true),
-            None => (op.as_str(), false),
-        };
-        keys.iter().all(|(key, expected)| {
-            let expected = strings(Some(expected));
-            let lower = key.to_ascii_lowercase();
-            let modelled = lower.starts_with("aws:resourcetag/")
-                || lower.starts_with("aws:requesttag/")
-                || lower == "aws:requestedregion";
-            let Some(actual) = context.get(&lower) else {
-                if modelled {
-                    return if_exists;
-                }
-                assumed.insert(format!("{op} {key}"));
-                return true;
-            };
-            match op {
-                "StringEquals" | "ArnEquals" => expected.iter().any(|e| e == actual),
-                "StringEqualsIgnoreCase" => expected.iter().any(|e| e.eq_ignore_ascii_case(actual)),
-                "StringLike" | "ArnLike" => expected.iter().any(|e| glob(e, actual, false)),
-                "StringNotEquals" | "ArnNotEquals" => expected.iter().all(|e| e != actual),
-                "StringNotLike" | "ArnNotLike" => expected.iter().all(|e| !glob(e, actual, false)),
-                other => {
-                    assumed.insert(format!("{other} {key}"));
-                    true
-                }
-            }
-        })
-    })
-}
-
-/// Evaluates `request` against policy documents (JSON text) as IAM does for one
-/// identity: an explicit Deny wins, else every resource needs an Allow. Returns the
-/// decision and the conditions assumed to hold.
-pub fn evaluate(documents: &[String], request: &Request) -> (Decision, BTreeSet<String>) {
-    let mut assumed = BTreeSet::new();
-    let statements: Vec<Value> = documents
-        .iter()
-        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .flat_map(|doc| match doc.get("Statement") {
-            Some(Value::Array(items)) => items.clone(),
-            Some(single @ Value::Object(_)) => vec![single.clone()],
-            _ => Vec::new(),
-        })
-        .collect();
-    let applies = |s: &Value, resource: &str, assumed: &mut BTreeSet<String>| {
-        let action_ok = match (s.get("Action"), s.get("NotAction")) {
-            (Some(a), _) => strings(Some(a)).iter().any(|p| glob(p, &request.action, true)),
-            (None, Some(n)) => !strings(Some(n)).iter().any(|p| glob(p, &request.action, true)),
-            (None, None) => false,
-        };
-        let resource_ok = match (s.get("Resource"), s.get("NotResource")) {
-            (Some(r), _) => strings(Some(r)).iter().any(|p| p == "*" || glob(p, resource, false)),
-            (None, Some(n)) => !strings(Some(n)).iter().any(|p| glob(p, resource, false)),
-            (None, None) => false,
-        };
-        action_ok && resource_ok && conditions_hold(s.get("Condition"), &request.context, assumed)
-    };
-    for resource in &request.resources {
-        let effect = |s: &Value| s.get("Effect").and_then(Value::as_str).unwrap_or("").to_owned();
-        if let Some(deny) = statements.iter().find(|s| effect(s) == "Deny" && applies(s, resource, &mut assumed)) {
-            let sid = deny.get("Sid").and_then(Value::as_str).unwrap_or("(no Sid)");
-            return (Decision::Denied(format!("statement {sid} denies it on {resource}")), assumed);
-        }
-        if !statements.iter().any(|s| effect(s) == "Allow" && applies(s, resource, &mut assumed)) {
-            return (Decision::NotAllowed(resource.clone()), assumed);
-        }
-    }
-    (Decision::Allowed, assumed)
-}
-
-/// A function's role as read: its name and its policy documents (decoded JSON).
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct RoleObservation {
-    /// The function.
-    pub function: Function,
-    /// The role's name, or why the function's configuration could not be read.
-    pub role: Result<String, String>,
-    /// (policy name, document) of every inline and attached policy, or why not read.
-    pub policies: Result<Vec<(String, String)>, String>,
-}
-
-/// The permissions check of one function.
-pub fn role_check(scope: &Scope, stack: &str, obs: &RoleObservation) -> Check {
-    let name = format!("permissions {}", obs.function.label());
-    let role = match &obs.role {
-        Ok(r) => r,
-        Err(why) => return Check::unknown(name, why),
-    };
-    let policies = match &obs.policies {
-        Ok(p) => p,
-        Err(why) => return Check::unknown(name, &format!("role {role}: {why}")),
-    };
-    let documents: Vec<String> = policies.iter().map(|(_, d)| d.clone()).collect();
-    let mut missing = Vec::new();
-    let mut assumed = BTreeSet::new();
-    let list = needs(obs.function);
-    for need in list {
-        let request = scope.request(need);
-        let (decision, assumes) = evaluate(&documents, &request);
-        assumed.extend(assumes);
-        match decision {
-            Decision::Allowed => {}
-            Decision::NotAllowed(resource) => missing.push(format!("{} on {resource} ({})", need.action, need.why)),
-            Decision::Denied(why) => missing.push(format!("{}: {why} ({})", need.action, need.why)),
-        }
-    }
-    let read = format!("read role {role}'s {} policies", policies.len());
-    if missing.is_empty() {
-        let mut found = format!("all {} actions its code calls are allowed ({read}", list.len());
-        if !assumed.is_empty() {
-            found.push_str(&format!("; assumed to hold: {}", assumed.into_iter().collect::<Vec<_>>().join(", ")));
-        }
-        found.push_str("; boundaries and SCPs not seen)");
-        Check::pass(name, found)
-    } else {
-        Check::fail(
-            name,
-            format!("role {role} does not allow {} ({read})", missing.join("; ")),
-            format!(
-                "redeploy with this version's template (blankslate deploy --stack-name {stack} --region {}), or add \
-                 the actions to role {role}",
-                scope.region
-            ),
-        )
-    }
-}
-
 // ===== Reading =====
 
 /// The window over which function errors are summed.
@@ -1047,7 +613,10 @@ async fn read_queue_depth(sdk: &aws_config::SdkConfig, url: &str) -> Result<u64,
 }
 
 /// The function's role name and its ARN's partition and account.
-async fn read_function(lambda: &aws_sdk_lambda::Client, name: &str) -> Result<(String, String, String), String> {
+/// A function's role name, partition and account, and its environment variables.
+type FunctionConfiguration = (String, String, String, std::collections::HashMap<String, String>);
+
+async fn read_function(lambda: &aws_sdk_lambda::Client, name: &str) -> Result<FunctionConfiguration, String> {
     let out = lambda
         .get_function_configuration()
         .function_name(name)
@@ -1062,7 +631,8 @@ async fn read_function(lambda: &aws_sdk_lambda::Client, name: &str) -> Result<(S
         ["arn", partition, _, _, account, ..] => ((*partition).to_owned(), (*account).to_owned()),
         _ => return Err(format!("unexpected function ARN {arn:?}")),
     };
-    Ok((role_name, partition, account))
+    let env = out.environment.and_then(|e| e.variables).unwrap_or_default();
+    Ok((role_name, partition, account, env))
 }
 
 async fn read_policies(iam: &aws_sdk_iam::Client, role: &str) -> Result<Vec<(String, String)>, String> {
@@ -1137,8 +707,9 @@ pub async fn run(stack: &DeployedStack, now: SystemTime, mut step: impl FnMut(&s
     let reconciler = stack.output(outputs::RECONCILER_FUNCTION).unwrap_or("<reconciler>").to_owned();
     checks.extend(alarm_checks(&stack.config, region, &reconciler, &read_alarms(stack).await));
 
+    let functions = Function::deployed(stack.config.directory.is_some());
     step("function errors");
-    for function in Function::ALL {
+    for function in functions.iter().copied() {
         let check = match stack.output(function.output()) {
             Err(e) => Check::unknown(format!("errors {}", function.label()), &e.to_string()),
             Ok(deployed) => errors_check(
@@ -1161,7 +732,19 @@ pub async fn run(stack: &DeployedStack, now: SystemTime, mut step: impl FnMut(&s
     step("roles");
     let lambda = stack.lambda();
     let iam = aws_sdk_iam::Client::new(sdk);
-    for function in Function::ALL {
+    // The clean-up function's secret, from its own environment: what it really reads.
+    let directory = match stack.output(outputs::DIRECTORY_CLEANUP_FUNCTION) {
+        Ok(function) if stack.config.directory.is_some() => Some(DirectoryScope {
+            function: function.to_owned(),
+            secret_arn: read_function(&lambda, function)
+                .await
+                .ok()
+                .and_then(|(_, _, _, env)| env.get("BLANKSLATE_DIRECTORY_SECRET_ARN").cloned())
+                .unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    for function in functions.iter().copied() {
         let label = format!("permissions {}", function.label());
         let deployed = match stack.output(function.output()) {
             Ok(d) => d,
@@ -1170,7 +753,7 @@ pub async fn run(stack: &DeployedStack, now: SystemTime, mut step: impl FnMut(&s
                 continue;
             }
         };
-        let (role, partition, account) = match read_function(&lambda, deployed).await {
+        let (role, partition, account, _) = match read_function(&lambda, deployed).await {
             Ok(found) => found,
             Err(why) => {
                 checks.push(Check::unknown(label, &why));
@@ -1184,15 +767,41 @@ pub async fn run(stack: &DeployedStack, now: SystemTime, mut step: impl FnMut(&s
             table: stack.journal_table().to_owned(),
             notification_topic: stack.outputs.get(outputs::NOTIFICATION_TOPIC).cloned().unwrap_or_default(),
             selector: stack.config.selector.clone(),
+            directory: directory.clone(),
         };
         let policies = read_policies(&iam, &role).await;
         checks.push(role_check(&scope, name, &RoleObservation { function, role: Ok(role), policies }));
     }
+    step("directory clean-up");
+    checks.extend(read_directory(stack).await);
     Report { stack: name.to_owned(), region: region.to_owned(), checks }
+}
+
+/// Asks the clean-up function to check the directory, and reads the fleet.
+async fn read_directory(stack: &DeployedStack) -> Vec<Check> {
+    use blankslate_handlers::ports::Workspaces;
+    let Some(settings) = stack.config.directory.as_ref() else {
+        return directory_checks(&DirectoryObservation {
+            settings: None,
+            function: Err(String::new()),
+            checked: Err(String::new()),
+            fleet: Ok(Vec::new()),
+        });
+    };
+    let function = stack.output(outputs::DIRECTORY_CLEANUP_FUNCTION).map(str::to_owned).map_err(|e| e.to_string());
+    let checked = match &function {
+        Ok(name) => {
+            blankslate_aws::DirectoryFunction::new(stack.sdk_config(), name.clone()).check(&settings.prefix).await
+        }
+        Err(why) => Err(why.clone()),
+    };
+    let fleet = stack.workspaces().describe_all().await.map_err(|e| e.to_string());
+    directory_checks(&DirectoryObservation { settings: Some(settings), function, checked, fleet })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::permissions::*;
     use super::*;
 
     fn trail(name: &str, home: &str, multi: bool, logging: bool, selectors: TrailSelectors) -> TrailObservation {
@@ -1365,6 +974,7 @@ mod tests {
             account: "123456789012".into(),
             table: "bs-Workspace_Journal".into(),
             notification_topic: "arn:aws:sns:eu-west-1:123456789012:bs-notify".into(),
+            directory: None,
             selector: selector.parse().unwrap(),
         }
     }
@@ -1415,6 +1025,38 @@ mod tests {
         assert_eq!(role_check(&s, "bs", &obs(vec![("term-rebuild".into(), fixed)])).verdict, Verdict::Pass);
         let unread = RoleObservation { policies: Err("iam:ListRolePolicies: AccessDenied".into()), ..obs(vec![]) };
         assert_eq!(role_check(&s, "bs", &unread).verdict, Verdict::Warn);
+    }
+
+    #[test]
+    fn with_directory_clean_up_the_reconciler_must_invoke_it_and_it_may_read_only_its_secret() {
+        let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:blankslate-ldap-AbCdEf";
+        let s = Scope {
+            directory: Some(DirectoryScope {
+                function: "bs-Workspace_Directory_Cleanup".into(),
+                secret_arn: secret.into(),
+            }),
+            ..scope("tag:blankslate")
+        };
+        let cleanup = |policy: &str| RoleObservation {
+            function: Function::DirectoryCleanup,
+            role: Ok("bs-DirectoryCleanupRole".into()),
+            policies: Ok(vec![("cleanup".into(), policy.into())]),
+        };
+        let other = r#"{"Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-*"}]}"#;
+        let check = role_check(&s, "bs", &cleanup(other));
+        assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
+        assert!(check.found.contains("secretsmanager:GetSecretValue on arn:aws:secretsmanager"), "{check:?}");
+        let right = other.replace("secret:other-*", "secret:blankslate-ldap-AbCdEf");
+        assert_eq!(role_check(&s, "bs", &cleanup(&right)).verdict, Verdict::Pass);
+
+        let actions =
+            |scope: &Scope| needs_in(Function::Reconciler, scope).iter().map(|n| n.action).collect::<Vec<_>>();
+        assert!(actions(&s).contains(&"lambda:InvokeFunction"));
+        assert!(!actions(&scope("tag:blankslate")).contains(&"lambda:InvokeFunction"));
+        let invoke = s.request(
+            &needs_in(Function::Reconciler, &s).into_iter().find(|n| n.action == "lambda:InvokeFunction").unwrap(),
+        );
+        assert_eq!(invoke.resources, ["arn:aws:lambda:eu-west-1:123456789012:function:bs-Workspace_Directory_Cleanup"]);
     }
 
     #[test]
