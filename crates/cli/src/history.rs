@@ -59,7 +59,7 @@ pub fn run(args: &HistoryArgs, out: &mut dyn Write) -> anyhow::Result<Finding> {
                     Outcome::Completed => "completed".to_owned(),
                     Outcome::InProgress { phase } => format!("in progress ({phase})"),
                     Outcome::Failing { phase, error } => format!("failing ({phase}): {error}"),
-                },
+                } + &e.cleanup.as_ref().map(|c| format!("; {c}")).unwrap_or_default(),
             ]
         })
         .collect();

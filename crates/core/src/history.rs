@@ -58,6 +58,10 @@ pub struct HistoryEntry {
     /// How it went.
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// The old WorkSpace's computer object, when directory clean-up is on
+    /// (`Cleanup::describe`: pending, retrying, deleted, nothing to delete, refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<String>,
 }
 
 /// The rebuilds started at or after `since`, oldest first.
@@ -66,6 +70,9 @@ pub fn history(records: &[Record], since: Option<Timestamp>) -> Vec<HistoryEntry
     for r in records {
         let user = r.desk.user_name.as_str().to_owned();
         let directory = r.desk.directory_id.as_str().to_owned();
+        let cleanup = |old: &WorkspaceId| {
+            r.cleanups.iter().rev().find(|c| &c.item.workspace_id == old).map(crate::directory::Cleanup::describe)
+        };
         let completed =
             if r.history.is_empty() { r.last_rebuild.iter().collect::<Vec<_>>() } else { r.history.iter().collect() };
         for s in completed {
@@ -81,6 +88,7 @@ pub fn history(records: &[Record], since: Option<Timestamp>) -> Vec<HistoryEntry
                 rebuild_seconds: Some(s.finished_at.since(s.started_at).as_secs()),
                 total_seconds: Some(s.finished_at.since(s.reason.wait_began(s.disconnected_at)).as_secs()),
                 outcome: Outcome::Completed,
+                cleanup: cleanup(&s.old_workspace_id),
             });
         }
         let (old, disconnected_at, started_at) = match &r.phase {
@@ -107,6 +115,7 @@ pub fn history(records: &[Record], since: Option<Timestamp>) -> Vec<HistoryEntry
                 Some(error) => Outcome::Failing { phase, error: error.clone() },
                 None => Outcome::InProgress { phase },
             },
+            cleanup: cleanup(old),
         });
     }
     out.retain(|e| since.is_none_or(|s| e.started_at >= s));

@@ -148,6 +148,14 @@ fn a_clean_up_is_queued_once_the_id_has_vanished_and_handed_out_in_that_tick() {
         on_cleanup_result(&next, item, Outcome::Deleted { dn: "CN=WSAMZN-ALICE001,OU=WorkSpaces".into() }, t(16))
             .unwrap();
     assert!(!done.cleanups[0].is_pending());
+    // History shows each step of the clean-up on the rebuild's row.
+    let shown = |r: &Record| blankslate_core::history::history(std::slice::from_ref(r), None)[0].cleanup.clone();
+    assert_eq!(shown(&stored).as_deref(), Some("computer object WSAMZN-ALICE001: pending"));
+    assert_eq!(
+        shown(&next).as_deref(),
+        Some("computer object WSAMZN-ALICE001: retrying after 1 failure(s) (unreachable: connection refused)")
+    );
+    assert_eq!(shown(&done).as_deref(), Some("computer object CN=WSAMZN-ALICE001,OU=WorkSpaces deleted"));
     assert!(decide(t(17), &config(true), std::slice::from_ref(&done), &Observations::default()).cleanups.is_empty());
     assert!(
         on_cleanup_result(&done, item, Outcome::NothingToDelete, t(17)).is_none(),
