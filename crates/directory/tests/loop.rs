@@ -6,8 +6,8 @@
 //! unmanaged WorkSpace's object and an unrelated computer stay.
 //!
 //! Needs Samba (`bash scripts/samba start && source .emulators/samba.env`); the emulator
-//! starts in the test. The test joins each WorkSpace's computer object itself, standing in
-//! for the domain join the real service performs while creating a WorkSpace.
+//! starts in the test and joins each WorkSpace it creates to Samba (adds its computer
+//! object), as the real service joins it to the domain while it is PENDING.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -152,6 +152,17 @@ async fn available(ws: &AwsWorkspaces, id: &WorkspaceId) -> ComputerName {
     panic!("{id} never became AVAILABLE");
 }
 
+/// Waits until the emulator's domain join of `name` has landed.
+async fn joined(name: &ComputerName) {
+    for _ in 0..100 {
+        if count(name).await == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the emulator never joined {name} to the directory");
+}
+
 async fn count(name: &ComputerName) -> usize {
     let mut s = admin().connect().await.unwrap();
     s.find(name).await.unwrap().len()
@@ -178,7 +189,10 @@ fn closed_port_url() -> String {
 
 #[tokio::test]
 async fn a_rebuild_is_not_held_up_by_the_directory_and_cleans_up_once_it_answers() {
-    let emulator = blankslate_emulator::start(blankslate_emulator::Options::default()).await.expect("emulator");
+    let join_directory =
+        blankslate_emulator::JoinDirectory { settings: admin().settings().clone(), ou: env("BLANKSLATE_SAMBA_OU") };
+    let options = blankslate_emulator::Options { join_directory: Some(join_directory), ..Default::default() };
+    let emulator = blankslate_emulator::start(options).await.expect("emulator");
     let ws = emulator_workspaces(&emulator.url()).await;
     let answer = ws.create(&[spec("alice", true), spec("erin", false)]).await.unwrap();
     let id_of = |user: &str| answer.pending.iter().find(|(d, _)| d.user_name.as_str() == user).unwrap().1.clone();
@@ -187,8 +201,8 @@ async fn a_rebuild_is_not_held_up_by_the_directory_and_cleans_up_once_it_answers
     let mut join = admin().connect().await.unwrap();
     let alice_name = available(&ws, &alice).await;
     let erin_name = available(&ws, &erin).await;
-    join.join_computer(&ou, &alice_name).await.unwrap();
-    join.join_computer(&ou, &erin_name).await.unwrap();
+    joined(&alice_name).await;
+    joined(&erin_name).await;
     let printer = ComputerName::new(format!("PRN{}", wall().as_millis() % 1_000_000_000)).unwrap();
     join.join_computer(&ou, &printer).await.unwrap();
 
@@ -234,7 +248,7 @@ async fn a_rebuild_is_not_held_up_by_the_directory_and_cleans_up_once_it_answers
     );
     assert_eq!(count(&alice_name).await, 1, "still there while the directory was down");
     let new_name = available(&ws, &new).await;
-    join.join_computer(&ou, &new_name).await.unwrap();
+    joined(&new_name).await;
 
     // Back: the next due attempt deletes the old object, and only it.
     let r = blankslate_handlers::reconcile_with_directory(ports, Some(&up), &config, at(17)).await.unwrap();

@@ -586,6 +586,8 @@ fn create(shared: &Shared, input: CreateInput) -> Result<Value, ApiError> {
             .with_world(|world| world.create_workspaces(&specs))
             .map_err(|e| ApiError::internal(format!("the model refused a checked batch: {e}")))?
     };
+    // The service joins each new WorkSpace to its directory while it is PENDING.
+    shared.effects.join(answer.pending.iter().map(|(_, id)| id.clone()).collect());
     // The model answers in request order, per desk; match its answers back to the requests.
     let mut pending_left: Vec<Option<_>> = answer.pending.into_iter().map(Some).collect();
     let mut failed_left: Vec<Option<_>> = answer.failed.into_iter().map(Some).collect();

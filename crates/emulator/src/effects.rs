@@ -1,5 +1,6 @@
 //! What the model sends out, carried to real endpoints: session datapoints to CloudWatch
-//! (PutMetricData) and events to the three functions (Lambda Invoke, asynchronous).
+//! (PutMetricData), events to the three functions (Lambda Invoke, asynchronous), and the
+//! domain join of each created WorkSpace (an LDAP add of its computer object).
 //!
 //! Why Invoke and not EventBridge PutEvents: the events are CloudTrail records and
 //! "WorkSpaces Access" logins whose `source` is `aws.workspaces`, and emulators (like AWS)
@@ -44,6 +45,10 @@ pub struct EffectCounts {
     pub invocations_skipped: u64,
     /// Successful invocations by function name.
     pub invoked: BTreeMap<String, u64>,
+    /// Computer objects added to the directory.
+    pub computers_joined: u64,
+    /// Joins that failed.
+    pub joins_failed: u64,
     /// Side effects queued and not yet attempted.
     pub queued: u64,
     /// The most recent failure, for a test's assertion message.
@@ -53,6 +58,7 @@ pub struct EffectCounts {
 enum Job {
     Datapoint { workspace: WorkspaceId, metric: Metric, at: Timestamp },
     Invoke { function: String, event: serde_json::Value },
+    Join { workspace: WorkspaceId },
 }
 
 /// The function names events go to, one per role.
@@ -69,6 +75,7 @@ pub(crate) struct Effects {
     counts: Arc<Mutex<EffectCounts>>,
     cloudwatch: bool,
     lambda: bool,
+    directory: bool,
     names: Names,
 }
 
@@ -83,18 +90,28 @@ impl Effects {
         let counts = Arc::new(Mutex::new(EffectCounts::default()));
         let cloudwatch = options.cloudwatch_endpoint.as_deref().map(|url| cloudwatch_client(url, &options.region));
         let lambda = options.lambda_endpoint.as_deref().map(|url| lambda_client(url, &options.region));
+        let directory = options.join_directory.as_ref().and_then(|join| {
+            match blankslate_directory::Directory::new(join.settings.clone()) {
+                Ok(directory) => Some((directory, join.ou.clone())),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the join directory's settings do not work: no computer objects");
+                    None
+                }
+            }
+        });
         let effects = Self {
             sender: Mutex::new(Some(sender)),
             counts: counts.clone(),
             cloudwatch: cloudwatch.is_some(),
             lambda: lambda.is_some(),
+            directory: directory.is_some(),
             names: Names {
                 alarm_create: options.functions.alarm_create.clone(),
                 alarm_delete: options.functions.alarm_delete.clone(),
                 term_rebuild: options.functions.term_rebuild.clone(),
             },
         };
-        let worker = tokio::spawn(work(receiver, counts, cloudwatch, lambda));
+        let worker = tokio::spawn(work(receiver, counts, cloudwatch, lambda, directory));
         (effects, worker)
     }
 
@@ -132,6 +149,20 @@ impl Effects {
         }
     }
 
+    /// Queues the domain join of WorkSpaces just created (nothing without a directory).
+    pub(crate) fn join(&self, workspaces: Vec<WorkspaceId>) {
+        if !self.directory || workspaces.is_empty() {
+            return;
+        }
+        let sender = self.sender.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut counts = lock(&self.counts);
+        for workspace in workspaces {
+            if let Some(Ok(())) = sender.as_ref().map(|s| s.send(Job::Join { workspace })) {
+                counts.queued += 1;
+            }
+        }
+    }
+
     fn name_of(&self, function: Function) -> &str {
         match function {
             Function::AlarmCreate => &self.names.alarm_create,
@@ -163,9 +194,37 @@ async fn work(
     counts: Arc<Mutex<EffectCounts>>,
     cloudwatch: Option<aws_sdk_cloudwatch::Client>,
     lambda: Option<aws_sdk_lambda::Client>,
+    directory: Option<(blankslate_directory::Directory, String)>,
 ) {
     while let Some(job) = receiver.recv().await {
         match job {
+            Job::Join { workspace } => {
+                let result = match (&directory, blankslate_sim::directory::computer_name_of(&workspace)) {
+                    (Some((directory, ou)), Some(name)) => match directory.connect().await {
+                        Ok(mut session) => {
+                            let joined = session.join_computer(ou, &name).await.map_err(|e| e.to_string());
+                            session.close().await;
+                            joined
+                        }
+                        Err(e) => Err(e.to_string()),
+                    },
+                    (None, _) => Err("no directory".into()),
+                    (_, None) => Err("no computer name".into()),
+                };
+                let mut counts = lock(&counts);
+                counts.queued = counts.queued.saturating_sub(1);
+                match result {
+                    Ok(dn) => {
+                        tracing::debug!(%workspace, %dn, "joined the directory");
+                        counts.computers_joined += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(%workspace, error = %e, "domain join failed");
+                        counts.joins_failed += 1;
+                        counts.last_error = Some(format!("join {workspace}: {e}"));
+                    }
+                }
+            }
             Job::Datapoint { workspace, metric, at } => {
                 let result = match &cloudwatch {
                     Some(client) => put_datapoint(client, &workspace, metric, at).await,

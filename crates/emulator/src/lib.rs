@@ -130,6 +130,29 @@ pub struct Options {
     /// answered `ThrottlingException`. `None`: no limit. Changed at run time with
     /// [`Running::set_api_limit`] or `POST /_control/limit`.
     pub api_limit: Option<ApiLimits>,
+    /// The directory each created WorkSpace joins, as the real service joins it to the
+    /// domain while it is PENDING: its computer object (`ComputerName$`) is added under
+    /// the OU. `None`: no directory.
+    pub join_directory: Option<JoinDirectory>,
+}
+
+/// Where created WorkSpaces join (an account that may add computer objects there).
+#[derive(Clone, Debug)]
+pub struct JoinDirectory {
+    /// How to reach and bind.
+    pub settings: blankslate_directory::Settings,
+    /// The OU the computer objects are added to.
+    pub ou: String,
+}
+
+/// Same directory, same account, same OU (the password is not compared).
+impl PartialEq for JoinDirectory {
+    fn eq(&self, other: &Self) -> bool {
+        let key = |j: &Self| {
+            (j.settings.urls.clone(), j.settings.bind_user.clone(), j.settings.base_dn.clone(), j.ou.clone())
+        };
+        key(self) == key(other)
+    }
 }
 
 impl Default for Options {
@@ -149,6 +172,7 @@ impl Default for Options {
             lambda_endpoint: None,
             functions: FunctionNames::default(),
             api_limit: None,
+            join_directory: None,
         }
     }
 }
