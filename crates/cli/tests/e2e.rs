@@ -37,6 +37,15 @@
 //!   deployed `rate(1 minute)` rule at the deployed reconciler.
 //! - **Destroy**: the real binary.
 //!
+//! - **Directory clean-up**: real, against Samba's AD DC (`scripts/samba`). The stack is
+//!   deployed with the `--directory-*` flags; the emulator joins each WorkSpace it creates
+//!   to Samba (adds its computer object), as the service does; the clean-up function runs
+//!   in ministack (its VPC settings are accepted and not enforced there), reads its bind
+//!   account from ministack's Secrets Manager and deletes over LDAPS with the test CA.
+//!   After alice's rebuild her old computer object is gone; the rebuilt alice's, bob's,
+//!   erin's (not managed) and an unrelated computer stay. `blankslate doctor` then reports
+//!   the bind, the delete right and the one orphan seeded for it.
+//!
 //! Alice's WorkSpace is rebuilt at the first scheduled run after the 1-minute grace period.
 //!
 //! Needs ministack: `bash scripts/emulators start && source .emulators/env` (or
@@ -89,6 +98,33 @@ async fn output(cfn: &aws_sdk_cloudformation::Client, stack: &str, key: &str) ->
     found.and_then(|o| o.output_value()).unwrap_or_else(|| panic!("no output {key}")).to_owned()
 }
 
+fn samba(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: start Samba with `bash scripts/samba start && source .emulators/samba.env` (scripts/test does)")
+    })
+}
+
+fn directory(user: &str, password: &str) -> blankslate_directory::Directory {
+    blankslate_directory::Directory::new(blankslate_directory::Settings {
+        urls: vec![samba("BLANKSLATE_SAMBA_LDAPS_URL")],
+        bind_user: user.into(),
+        password: password.into(),
+        base_dn: samba("BLANKSLATE_SAMBA_OU"),
+        ca_bundle_pem: Some(std::fs::read(samba("BLANKSLATE_SAMBA_CA")).expect("Samba's test CA")),
+        allow_plain_ldap: false,
+        timeout: Duration::from_secs(5),
+    })
+    .expect("directory settings")
+}
+
+/// How many computer objects named `name` are in the OU.
+async fn objects(admin: &blankslate_directory::Directory, name: &blankslate_core::directory::ComputerName) -> usize {
+    let mut ldap = admin.connect().await.expect("admin bind");
+    let found = ldap.find(name).await.expect("search").len();
+    ldap.close().await;
+    found
+}
+
 fn now() -> Timestamp {
     Timestamp::from_millis(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64,
@@ -119,9 +155,27 @@ async fn the_seed_loop_end_to_end_on_ministack() {
     let stack = format!("bs-e2e-{}", std::process::id());
     let aws = sdk(&endpoint).await;
 
+    // The directory: Samba, the WorkSpaces OU, the delegated account in a secret.
+    let ou = samba("BLANKSLATE_SAMBA_OU");
+    let admin = directory(&samba("BLANKSLATE_SAMBA_ADMIN_DN"), &samba("BLANKSLATE_SAMBA_ADMIN_PASSWORD"));
+    let bind_account = serde_json::json!({
+        "username": samba("BLANKSLATE_SAMBA_CLEANER_DN"),
+        "password": samba("BLANKSLATE_SAMBA_CLEANER_PASSWORD"),
+    });
+    let secret_arn = aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name(format!("{stack}-ldap"))
+        .secret_string(bind_account.to_string())
+        .send()
+        .await
+        .expect("CreateSecret in ministack")
+        .arn
+        .expect("the secret's ARN");
+
     // The emulator first: the functions' names follow from the stack name, and the
     // functions' environment needs the emulator's address.
     let emulator = blankslate_emulator::start(blankslate_emulator::Options {
+        join_directory: Some(blankslate_emulator::JoinDirectory { settings: admin.settings().clone(), ou: ou.clone() }),
         create: Duration::from_secs(5),
         terminate: Duration::from_secs(3),
         terminated_visible: Duration::from_secs(3),
@@ -135,7 +189,8 @@ async fn the_seed_loop_end_to_end_on_ministack() {
     .expect("emulator starts");
     let url = emulator.url();
 
-    // 1. Deploy.
+    // 1. Deploy, with directory clean-up.
+    let (ldaps_url, ca_bundle) = (samba("BLANKSLATE_SAMBA_LDAPS_URL"), samba("BLANKSLATE_SAMBA_CA"));
     let zip = common::debug_bootstrap_zip(&dir);
     let template = common::wired_template(&dir, &endpoint, &url);
     let env = common::cli_env(&endpoint, &url);
@@ -155,6 +210,18 @@ async fn the_seed_loop_end_to_end_on_ministack() {
         zip.to_str().expect("utf-8"),
         "--template",
         template.to_str().expect("utf-8"),
+        "--directory-base-dn",
+        &ou,
+        "--ldap-url",
+        &ldaps_url,
+        "--directory-ca-bundle",
+        &ca_bundle,
+        "--directory-subnet",
+        "subnet-0e2e0000000000001",
+        "--directory-security-group",
+        "sg-0e2e0000000000001",
+        "--directory-secret-arn",
+        &secret_arn,
     ];
     // Leftovers of an earlier failed run in this Region would confuse the alarm checks.
     common::delete_disconnect_alarms(&aws).await;
@@ -211,6 +278,12 @@ async fn the_seed_loop_end_to_end_on_ministack() {
         created.pending.iter().find(|(d, _)| d.user_name.as_str() == user).map(|(_, id)| id.clone()).expect("created")
     };
     let (alice, bob, erin) = (id_of("alice"), id_of("bob"), id_of("erin"));
+    // A computer in the OU that is no WorkSpace's: clean-up never touches it.
+    let unrelated =
+        blankslate_core::directory::ComputerName::new(format!("LAB-{}", std::process::id() % 100_000)).unwrap();
+    let mut ldap = admin.connect().await.expect("admin bind");
+    ldap.join_computer(&ou, &unrelated).await.expect("the unrelated computer joined");
+    ldap.close().await;
 
     // CloudTrail -> Workspace_Alarm_Create: alarms and journal records for alice and bob.
     wait_for(Duration::from_secs(90), "Workspace_Alarm_Create arms alice's and bob's alarms", || async {
@@ -292,6 +365,65 @@ async fn the_seed_loop_end_to_end_on_ministack() {
     .await;
     assert_eq!(new_tags, alice_tags, "the rebuilt WorkSpace's tags");
     assert_eq!(alice_tags, alice_spec.tags);
+
+    // Directory clean-up: alice's old computer object goes once her old WorkSpace is
+    // gone; nothing else is touched.
+    let name_of = |d: &blankslate_core::observe::WorkspaceDescription| d.computer_name.clone().expect("a ComputerName");
+    let old_name = name_of(&alice_before);
+    let others: Vec<_> = workspaces
+        .describe(&[bob.clone(), erin.clone(), new_id.clone()])
+        .await
+        .expect("describe")
+        .iter()
+        .map(name_of)
+        .collect();
+    assert_eq!(others.len(), 3, "{others:?}");
+    wait_for(Duration::from_secs(180), "the clean-up function deletes alice's old computer object", || async {
+        match objects(&admin, &old_name).await {
+            0 => Ok(()),
+            n => Err(format!("{n} object(s) {old_name}; journal {:?}", journal.find_by_workspace(&new_id).await)),
+        }
+    })
+    .await;
+    for name in others.iter().chain([&unrelated]) {
+        assert_eq!(objects(&admin, name).await, 1, "{name} was touched");
+    }
+    let record =
+        journal.list().await.expect("journal").into_iter().find(|r| r.desk == alice_spec.desk()).expect("alice");
+    assert!(
+        record.cleanups.iter().any(|c| c.describe().contains("deleted") && c.item.workspace_id == alice),
+        "{:?}",
+        record.cleanups
+    );
+    let out = blankslate(&dir, &["history", "--stack-name", &stack, "--region", region()], &env, "");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "history: {stdout}\n{stderr}");
+    let shown = stdout.lines().find(|l| l.contains(alice.as_str())).unwrap_or_default().to_ascii_uppercase();
+    assert!(
+        shown.contains(&format!("CN={}", old_name.as_str().to_ascii_uppercase())) && shown.contains("DELETED"),
+        "{stdout}"
+    );
+
+    // Doctor asks the clean-up function: bind, delete right, and the one orphan seeded.
+    let mut ldap = admin.connect().await.expect("admin bind");
+    let orphan =
+        blankslate_core::directory::ComputerName::new(format!("WSAMZN-E2E{:05}", std::process::id() % 100_000))
+            .unwrap();
+    ldap.join_computer(&ou, &orphan).await.expect("the orphan joined");
+    ldap.close().await;
+    let out = blankslate(&dir, &["doctor", "--stack-name", &stack, "--region", region()], &env, "");
+    let (stdout, stderr) = text(&out);
+    let line = |name: &str| stdout.lines().find(|l| l.contains(name)).unwrap_or_default().to_owned();
+    assert!(line("directory bind").contains("PASS"), "{stdout}\n{stderr}");
+    assert!(line("directory delete right").contains("PASS"), "{stdout}");
+    assert!(
+        line("directory orphans").contains("WARN") && line("directory orphans").contains(orphan.as_str()),
+        "{stdout}"
+    );
+    let mut ldap = admin.connect().await.expect("admin bind");
+    ldap.delete_guarded(&orphan, now() + Duration::from_secs(60)).await.expect("the orphan removed");
+    ldap.delete_guarded(&unrelated, now() + Duration::from_secs(60)).await.expect("the unrelated computer removed");
+    ldap.close().await;
 
     // The rebuilt WorkSpace's alarm replaces the old one.
     wait_for(Duration::from_secs(90), "the new alarm armed and the old one deleted", || async {
