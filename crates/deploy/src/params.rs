@@ -116,7 +116,7 @@ pub enum DirectoryChange {
     /// (clean-up off, the function, its role and the endpoint deleted).
     Off,
     /// Directory flags given: clean-up on with these settings.
-    On(DirectoryCleanup),
+    On(Box<DirectoryCleanup>),
 }
 
 /// Directory clean-up's settings. The five that make it work are given together whenever
@@ -179,9 +179,8 @@ fn arn_parts(arn: &str) -> Option<(&str, &str, &str, &str, &str)> {
         return None;
     };
     let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-    (partition.starts_with("aws") && !region.is_empty() && account_ok).then_some((
-        partition, service, region, account, resource,
-    ))
+    (partition.starts_with("aws") && !region.is_empty() && account_ok)
+        .then_some((partition, service, region, account, resource))
 }
 
 impl DirectoryCleanup {
@@ -425,7 +424,10 @@ mod tests {
         .collect();
         let on = StackSettings {
             selector: "all".into(),
-            directory: DirectoryChange::On(DirectoryCleanup { secret_key_arn: Some(String::new()), ..cleanup() }),
+            directory: DirectoryChange::On(Box::new(DirectoryCleanup {
+                secret_key_arn: Some(String::new()),
+                ..cleanup()
+            })),
             ..Default::default()
         };
         let params: BTreeMap<_, _> = on.parameters("b", "k", &previous).into_iter().collect();
@@ -434,7 +436,10 @@ mod tests {
         assert_eq!(get("DirectoryLdapUrls"), Some("ldaps://dc1.corp.example,ldaps://dc2.corp.example:636"));
         assert_eq!(get("DirectorySubnetIds"), Some("subnet-0123456789abcdef0,subnet-89abcdef"));
         assert_eq!(get("DirectorySecurityGroupId"), Some("sg-0123456789abcdef0"));
-        assert_eq!(get("DirectorySecretArn"), Some("arn:aws:secretsmanager:eu-west-1:123456789012:secret:blankslate/ldap-AbC12f"));
+        assert_eq!(
+            get("DirectorySecretArn"),
+            Some("arn:aws:secretsmanager:eu-west-1:123456789012:secret:blankslate/ldap-AbC12f")
+        );
         assert_eq!(get("DirectoryAllowPlainLdap"), Some("false"), "sent with the URLs it is about, never kept");
         assert_eq!(get("DirectorySecretKeyArn"), Some(""), "an empty flag clears it");
         assert!(get("DirectoryCaBundle").is_some_and(|b| b.contains("old")), "left out: kept");
@@ -467,7 +472,8 @@ mod tests {
             assert!(template.contains(&declared), "{name} is not a String parameter of the template");
             let start = template.find(&declared).expect("declared") + declared.len();
             let block = &template[start..start + template[start..].find("\n  D").unwrap_or(0)];
-            let written = if default.is_empty() || default == "false" { format!("\"{default}\"") } else { default.into() };
+            let written =
+                if default.is_empty() || default == "false" { format!("\"{default}\"") } else { default.into() };
             assert!(block.contains(&format!("    Default: {written}\n")), "{name}'s default is not {written}: {block}");
         }
     }
@@ -486,10 +492,18 @@ mod tests {
         let cases: [(DirectoryCleanup, &str, &str); 12] = [
             (cleanup(), "a-37-character-stack-name-xxxxxxxxxxx", "--stack-name"),
             (DirectoryCleanup { base_dn: "WorkSpaces".into(), ..cleanup() }, "", "--directory-base-dn"),
-            (DirectoryCleanup { computer_name_prefix: Some("BAD PREFIX".into()), ..cleanup() }, "", "--directory-prefix"),
+            (
+                DirectoryCleanup { computer_name_prefix: Some("BAD PREFIX".into()), ..cleanup() },
+                "",
+                "--directory-prefix",
+            ),
             (DirectoryCleanup { ldap_urls: vec!["ldaps://a,ldaps://b".into()], ..cleanup() }, "", "--ldap-url"),
             (DirectoryCleanup { subnet_ids: vec![], ..cleanup() }, "", "--directory-subnet"),
-            (DirectoryCleanup { subnet_ids: vec!["subnet-xyz".into()], ..cleanup() }, "", "--directory-subnet \"subnet-xyz\""),
+            (
+                DirectoryCleanup { subnet_ids: vec!["subnet-xyz".into()], ..cleanup() },
+                "",
+                "--directory-subnet \"subnet-xyz\"",
+            ),
             (DirectoryCleanup { security_group_id: "sg-123".into(), ..cleanup() }, "", "--directory-security-group"),
             (
                 DirectoryCleanup {
@@ -500,12 +514,18 @@ mod tests {
                 "6-character suffix",
             ),
             (
-                DirectoryCleanup { secret_arn: "arn:aws:ssm:eu-west-1:123456789012:secret:x-AbC12f".into(), ..cleanup() },
+                DirectoryCleanup {
+                    secret_arn: "arn:aws:ssm:eu-west-1:123456789012:secret:x-AbC12f".into(),
+                    ..cleanup()
+                },
                 "",
                 "--directory-secret-arn",
             ),
             (
-                DirectoryCleanup { secret_key_arn: Some("arn:aws:kms:eu-west-1:123456789012:alias/x".into()), ..cleanup() },
+                DirectoryCleanup {
+                    secret_key_arn: Some("arn:aws:kms:eu-west-1:123456789012:alias/x".into()),
+                    ..cleanup()
+                },
                 "",
                 "--directory-secret-key-arn",
             ),

@@ -113,7 +113,10 @@ fn directory_conditions(block: &str) -> &str {
     let from = block.find("\n  DirectoryCleanup:").expect("the DirectoryCleanup condition");
     let text = block[from + 1..].trim_end();
     for unsupported in ["!Split", "!Join", "!Select", "Fn::"] {
-        assert!(!text.contains(unsupported), "a directory condition uses {unsupported}, which ministack cannot evaluate");
+        assert!(
+            !text.contains(unsupported),
+            "a directory condition uses {unsupported}, which ministack cannot evaluate"
+        );
     }
     text
 }
