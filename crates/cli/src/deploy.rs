@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use blankslate_deploy::params::LOG_RETENTION_DAYS;
 use blankslate_deploy::{
-    AlarmMode, Architecture, DeployOutcome, DeployRequest, DestroyRequest, Session, StackSettings,
+    AlarmMode, Architecture, DeployOutcome, DeployRequest, DestroyRequest, DirectoryChange, DirectoryCleanup, Session,
+    StackSettings,
 };
 
 use crate::args::{runtime, stack_name, AwsArgs};
@@ -90,6 +91,152 @@ pub struct DeployArgs {
     /// Stop following the stack after this many minutes (CloudFormation goes on).
     #[arg(long, default_value_t = 60)]
     wait_minutes: u64,
+    #[command(flatten)]
+    directory: DirectoryArgs,
+}
+
+/// Directory clean-up: deleting terminated WorkSpaces' computer objects from a function in
+/// the directory's VPC. Left out entirely, the stack keeps its current settings; any of
+/// them needs the five that make it work (base DN, URLs, subnets, group, secret).
+#[derive(clap::Args)]
+#[command(next_help_heading = "Directory clean-up (README: Active Directory)")]
+pub struct DirectoryArgs {
+    /// The WorkSpaces OU whose computer objects are deleted, e.g. OU=WorkSpaces,DC=corp,DC=example.
+    #[arg(long = "directory-base-dn", value_name = "DN")]
+    base_dn: Option<String>,
+    /// An LDAPS URL of a domain controller (repeatable: tried in order).
+    #[arg(long = "ldap-url", value_name = "URL")]
+    ldap_urls: Vec<String>,
+    /// Allow ldap:// URLs: the bind password then crosses the network unencrypted.
+    #[arg(long)]
+    allow_plain_ldap: bool,
+    /// A subnet for the clean-up function, in the directory's VPC (repeatable or comma-separated).
+    #[arg(long = "directory-subnet", value_name = "SUBNET", value_delimiter = ',')]
+    subnets: Vec<String>,
+    /// The clean-up function's security group (egress to the domain controllers on 636, to Secrets Manager on 443).
+    #[arg(long = "directory-security-group", value_name = "SG")]
+    security_group: Option<String>,
+    /// The full ARN of the secret holding {"username": ..., "password": ...} of the bind account.
+    #[arg(long = "directory-secret-arn", value_name = "ARN")]
+    secret_arn: Option<String>,
+    /// The customer-managed KMS key of that secret, if any ("" removes it).
+    #[arg(long = "directory-secret-key-arn", value_name = "ARN")]
+    secret_key_arn: Option<String>,
+    /// PEM CA bundle to verify the domain controllers' certificates with ("" for the system's roots).
+    #[arg(long = "directory-ca-bundle", value_name = "FILE")]
+    ca_bundle: Option<PathBuf>,
+    /// The computer-name prefix of this directory's WorkSpaces [template default: WSAMZN-].
+    #[arg(long = "directory-prefix", value_name = "PREFIX")]
+    prefix: Option<String>,
+    /// Create a Secrets Manager endpoint in the VPC (for one with neither a NAT nor an endpoint) [template default: false].
+    #[arg(long, value_name = "true|false", value_parser = clap::value_parser!(bool), requires = "vpc")]
+    create_secrets_endpoint: Option<bool>,
+    /// The VPC of --directory-subnet (for --create-secrets-endpoint).
+    #[arg(long = "directory-vpc", value_name = "VPC")]
+    vpc: Option<String>,
+    /// Turn directory clean-up off: the function, its role and the endpoint are deleted and
+    /// every directory setting goes back to its default.
+    #[arg(long, conflicts_with_all = [
+        "base_dn", "ldap_urls", "allow_plain_ldap", "subnets", "security_group", "secret_arn",
+        "secret_key_arn", "ca_bundle", "prefix", "create_secrets_endpoint", "vpc",
+    ])]
+    no_directory_cleanup: bool,
+}
+
+/// A flag combination that cannot work: exit code 2, like clap's own.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+impl DirectoryArgs {
+    /// The change to the `Directory*` parameters, every flag checked (the URLs and the CA
+    /// bundle with the clean-up function's own rules), before anything loads.
+    pub fn change(&self, stack_name: &str) -> Result<DirectoryChange, UsageError> {
+        if self.no_directory_cleanup {
+            return Ok(DirectoryChange::Off);
+        }
+        let any_given = self.base_dn.is_some()
+            || !self.ldap_urls.is_empty()
+            || self.allow_plain_ldap
+            || !self.subnets.is_empty()
+            || self.security_group.is_some()
+            || self.secret_arn.is_some()
+            || self.secret_key_arn.is_some()
+            || self.ca_bundle.is_some()
+            || self.prefix.is_some()
+            || self.create_secrets_endpoint.is_some()
+            || self.vpc.is_some();
+        if !any_given {
+            return Ok(DirectoryChange::Keep);
+        }
+        let usage = |message: String| UsageError(message);
+        let base_dn =
+            match self.base_dn.as_deref() {
+                Some("") => {
+                    return Err(usage(
+                        "--directory-base-dn \"\": to turn directory clean-up off, pass --no-directory-cleanup".into(),
+                    ))
+                }
+                Some(dn) => dn.to_owned(),
+                None => return Err(usage(
+                    "directory clean-up settings need --directory-base-dn DN (the WorkSpaces OU), with --ldap-url, \
+                     --directory-subnet, --directory-security-group and --directory-secret-arn"
+                        .into(),
+                )),
+            };
+        let missing: Vec<&str> = [
+            (self.ldap_urls.is_empty(), "--ldap-url URL"),
+            (self.subnets.iter().all(String::is_empty), "--directory-subnet SUBNET"),
+            (self.security_group.as_deref().unwrap_or("").is_empty(), "--directory-security-group SG"),
+            (self.secret_arn.as_deref().unwrap_or("").is_empty(), "--directory-secret-arn ARN"),
+        ]
+        .into_iter()
+        .filter_map(|(missing, flag)| missing.then_some(flag))
+        .collect();
+        if !missing.is_empty() {
+            return Err(usage(format!(
+                "--directory-base-dn needs {} too (they are given together whenever a directory setting changes)",
+                missing.join(", ")
+            )));
+        }
+        blankslate_directory::check_urls(&self.ldap_urls, self.allow_plain_ldap)
+            .map_err(|e| usage(format!("--ldap-url: {e}")))?;
+        let ca_bundle = match &self.ca_bundle {
+            None => None,
+            Some(path) if path.as_os_str().is_empty() => Some(String::new()),
+            Some(path) => {
+                let pem =
+                    std::fs::read(path).map_err(|e| usage(format!("--directory-ca-bundle {}: {e}", path.display())))?;
+                blankslate_directory::check_ca_bundle(&pem)
+                    .map_err(|e| usage(format!("--directory-ca-bundle {}: {e}", path.display())))?;
+                let text = String::from_utf8(pem)
+                    .map_err(|_| usage(format!("--directory-ca-bundle {}: not UTF-8 text", path.display())))?;
+                Some(text)
+            }
+        };
+        let settings = DirectoryCleanup {
+            base_dn,
+            ldap_urls: self.ldap_urls.clone(),
+            subnet_ids: self.subnets.iter().filter(|s| !s.is_empty()).cloned().collect(),
+            security_group_id: self.security_group.clone().unwrap_or_default(),
+            secret_arn: self.secret_arn.clone().unwrap_or_default(),
+            allow_plain_ldap: self.allow_plain_ldap,
+            secret_key_arn: self.secret_key_arn.clone(),
+            ca_bundle,
+            computer_name_prefix: self.prefix.clone(),
+            create_secrets_endpoint: self.create_secrets_endpoint,
+            vpc_id: self.vpc.clone(),
+        };
+        settings.check(stack_name).map_err(usage)?;
+        Ok(DirectoryChange::On(Box::new(settings)))
+    }
 }
 
 /// Options of `blankslate destroy`.
@@ -123,6 +270,7 @@ fn log_retention(text: &str) -> Result<u32, String> {
 
 /// Runs `blankslate deploy`.
 pub fn deploy(args: &DeployArgs, built_in_template: &str, out: &mut dyn Write) -> anyhow::Result<Finding> {
+    let directory = args.directory.change(&args.stack_name)?;
     let template = match &args.template {
         Some(path) => {
             std::fs::read_to_string(path).with_context(|| format!("reading the template {}", path.display()))?
@@ -151,6 +299,7 @@ pub fn deploy(args: &DeployArgs, built_in_template: &str, out: &mut dyn Write) -
             .as_ref()
             .map(|arns| arns.iter().filter(|a| !a.is_empty()).cloned().collect()),
         architecture,
+        directory,
     };
     let checkout = std::env::current_dir().ok().and_then(|dir| blankslate_deploy::packaging::find_checkout(&dir));
     let request = DeployRequest {

@@ -67,6 +67,68 @@ fn bad_flags_are_usage_errors_before_any_call() {
     }
 }
 
+#[test]
+fn directory_flags_are_checked_before_any_call_naming_what_is_missing() {
+    let dir = scratch();
+    let pem = dir.join("not-a-ca.pem");
+    std::fs::write(&pem, "hello\n").expect("file written");
+    let pem = pem.to_str().expect("utf-8");
+    let complete = [
+        "--directory-base-dn",
+        "OU=WorkSpaces,DC=corp,DC=example",
+        "--ldap-url",
+        "ldaps://dc1.corp.example",
+        "--directory-subnet",
+        "subnet-0123456789abcdef0",
+        "--directory-security-group",
+        "sg-0123456789abcdef0",
+        "--directory-secret-arn",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:blankslate/ldap-AbC12f",
+    ];
+    let with = |replace: &str, value: &str| -> Vec<String> {
+        let mut args: Vec<String> = complete.iter().map(|s| s.to_string()).collect();
+        let at = args.iter().position(|a| a == replace).expect("a flag of the set");
+        args[at + 1] = value.to_owned();
+        args
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--ldap-url".into(), "ldaps://dc1".into()], "--directory-base-dn DN"),
+        (
+            vec!["--directory-base-dn".into(), "OU=WorkSpaces,DC=corp,DC=example".into()],
+            "--ldap-url URL, --directory-subnet SUBNET, --directory-security-group SG, --directory-secret-arn ARN",
+        ),
+        (with("--ldap-url", "ldap://dc1.corp.example"), "--allow-plain-ldap"),
+        (with("--ldap-url", "https://dc1.corp.example"), "starts with ldaps://"),
+        (with("--directory-subnet", "subnet-nothex00"), "--directory-subnet"),
+        (with("--directory-secret-arn", "blankslate/ldap"), "--directory-secret-arn"),
+        (with("--directory-base-dn", ""), "--no-directory-cleanup"),
+        (
+            [&complete[..], &["--directory-ca-bundle", pem]].concat().iter().map(|s| s.to_string()).collect(),
+            "no certificate",
+        ),
+        (
+            [&complete[..], &["--create-secrets-endpoint", "true"]].concat().iter().map(|s| s.to_string()).collect(),
+            "--directory-vpc",
+        ),
+        (vec!["--no-directory-cleanup".into(), "--ldap-url".into(), "ldaps://dc1".into()], "--no-directory-cleanup"),
+    ];
+    for (directory, named) in cases {
+        let mut args = vec!["deploy", "--selector", "all", "--region", "eu-west-1"];
+        args.extend(directory.iter().map(String::as_str));
+        let out = blankslate(&args, &[], "");
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{directory:?}: {stderr}");
+        assert!(stderr.contains(named), "{directory:?}: expected {named:?} in: {stderr}");
+        assert!(!stderr.contains("credential"), "{directory:?}: the SDK was loaded first: {stderr}");
+    }
+    // The complete set passes the checks and goes on to the credentials.
+    let mut args = vec!["deploy", "--selector", "all", "--region", "eu-west-1"];
+    args.extend(complete);
+    let out = blankslate(&args, &[], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("no AWS credentials"), "{}", text(&out).1);
+}
+
 /// A zip with a real Linux executable as `bootstrap` (this CLI: the deploy does not run
 /// the functions, and it passes the same glibc check the debug bootstrap does).
 fn bootstrap_zip(dir: &Path) -> PathBuf {

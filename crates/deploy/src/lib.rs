@@ -25,5 +25,5 @@ pub mod shell;
 pub mod stack;
 
 pub use error::{DeployError, PackagingError};
-pub use params::{AlarmMode, Architecture, StackSettings};
+pub use params::{AlarmMode, Architecture, DirectoryChange, DirectoryCleanup, StackSettings};
 pub use shell::{deploy, destroy, DeployOutcome, DeployRequest, DestroyRequest, Session};

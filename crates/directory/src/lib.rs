@@ -161,24 +161,7 @@ impl Directory {
     /// Checks the settings: at least one URL, each `ldaps://` (or `ldap://` when allowed),
     /// a usable CA bundle when one is given, a base DN.
     pub fn new(settings: Settings) -> Result<Self, DirectoryError> {
-        if settings.urls.is_empty() {
-            return Err(DirectoryError::Settings("no LDAP URL given (ldaps://dc1.corp.example)".into()));
-        }
-        for url in &settings.urls {
-            let lower = url.to_ascii_lowercase();
-            if lower.starts_with("ldaps://") {
-                continue;
-            }
-            if lower.starts_with("ldap://") {
-                if settings.allow_plain_ldap {
-                    continue;
-                }
-                return Err(DirectoryError::Settings(format!(
-                    "{url}: plain LDAP sends the bind password unencrypted; use ldaps:// (port 636), or allow plain LDAP by name (--allow-plain-ldap)"
-                )));
-            }
-            return Err(DirectoryError::Settings(format!("{url}: an LDAP URL starts with ldaps:// (or ldap://)")));
-        }
+        check_urls(&settings.urls, settings.allow_plain_ldap)?;
         if blankslate_core::directory::DirectorySettings::new(&settings.base_dn, "X").is_err() {
             return Err(DirectoryError::Settings(format!(
                 "base DN {:?}: expected a DN like OU=WorkSpaces,DC=corp,DC=example",
@@ -249,6 +232,36 @@ impl Directory {
         }
         Err(certificate.unwrap_or_else(|| DirectoryError::Unreachable(tried.join("; "))))
     }
+}
+
+/// The URL rule of [`Directory::new`]: at least one, each `ldaps://`, or `ldap://` when
+/// plain LDAP is allowed by name. `blankslate deploy` checks its flags with it.
+pub fn check_urls(urls: &[String], allow_plain_ldap: bool) -> Result<(), DirectoryError> {
+    if urls.is_empty() {
+        return Err(DirectoryError::Settings("no LDAP URL given (ldaps://dc1.corp.example)".into()));
+    }
+    for url in urls {
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("ldaps://") {
+            continue;
+        }
+        if lower.starts_with("ldap://") {
+            if allow_plain_ldap {
+                continue;
+            }
+            return Err(DirectoryError::Settings(format!(
+                "{url}: plain LDAP sends the bind password unencrypted; use ldaps:// (port 636), or allow plain LDAP by name (--allow-plain-ldap)"
+            )));
+        }
+        return Err(DirectoryError::Settings(format!("{url}: an LDAP URL starts with ldaps:// (or ldap://)")));
+    }
+    Ok(())
+}
+
+/// The CA bundle rule of [`Directory::new`]: PEM, at least one certificate, each usable as
+/// a trust root. `blankslate deploy` checks `--directory-ca-bundle` with it.
+pub fn check_ca_bundle(pem: &[u8]) -> Result<(), DirectoryError> {
+    tls_config(Some(pem)).map(|_| ())
 }
 
 /// The trust roots: the bundle's certificates only, when given; else the system's.

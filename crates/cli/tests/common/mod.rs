@@ -62,9 +62,12 @@ pub fn text(out: &Output) -> (String, String) {
 /// The built-in template with its Conditions block rewritten for ministack, which
 /// evaluates only Ref, Fn::Equals, Fn::And/Or/Not, Condition and Fn::Select over a Ref
 /// in conditions: the real ones select from Fn::Split / Fn::Join of the Selector and
-/// fail CreateChangeSet there ("InternalError: 0"). The rewrite gives each condition its
-/// real value for the selector `tag:blankslate`; every resource, parameter, mapping and
-/// output is the template's own.
+/// fail CreateChangeSet there ("InternalError: 0"). The rewrite gives each selector
+/// condition its real value for the selector `tag:blankslate`; the directory clean-up
+/// conditions use only what ministack evaluates, so they are the template's own lines,
+/// copied from it (`DIRECTORY_CONDITIONS`) and right for a deploy with or without
+/// `--directory-base-dn`. Every resource, parameter, rule, mapping and output is the
+/// template's own; a condition the rewrite does not define fails here, by name.
 ///
 /// `function_env` is added to every function's `Environment.Variables` (each function's
 /// block is the template's `        Variables:` line); empty, the functions are untouched.
@@ -72,6 +75,7 @@ pub fn ministack_template(dir: &Path, function_env: &[(&str, &str)]) -> PathBuf 
     let template = include_str!("../../../../deploy/blankslate.yaml");
     let start = template.find("\nConditions:\n").expect("a Conditions block");
     let end = template.find("\nResources:\n").expect("a Resources block");
+    let directory = directory_conditions(&template[start..end]);
     let conditions = r#"
 Conditions:
   SelectorIsTag: !Equals [!Ref Selector, "tag:blankslate"]
@@ -83,17 +87,49 @@ Conditions:
   HasNotificationEmail: !Not [!Equals [!Ref NotificationEmail, ""]]
   CreateTrailCondition: !Equals [!Ref CreateTrail, "true"]
   HasVolumeEncryptionKeys: !Not [!Equals [!Select [0, !Ref VolumeEncryptionKeyArns], ""]]"#;
+    let conditions = format!("{conditions}\n{directory}");
+    assert_eq!(
+        condition_names(&template[start..end]),
+        condition_names(&conditions),
+        "the rewrite must define exactly the template's conditions"
+    );
     let mut patched = format!("{}{conditions}{}", &template[..start], &template[end..]);
     if !function_env.is_empty() {
         let marker = "\n      Environment:\n        Variables:\n";
         let functions = patched.matches(marker).count();
-        assert_eq!(functions, 4, "expected the four functions' Environment.Variables blocks");
+        assert_eq!(functions, 5, "expected the five functions' Environment.Variables blocks");
         let added: String = function_env.iter().map(|(k, v)| format!("          {k}: \"{v}\"\n")).collect();
         patched = patched.replace(marker, &format!("{marker}{added}"));
     }
     let path = dir.join("blankslate-ministack.yaml");
     std::fs::write(&path, patched).expect("template written");
     path
+}
+
+/// The template's directory clean-up conditions, as written: the lines from the one named
+/// `DirectoryCleanup` to the end of the block (ministack evaluates Ref, Equals, Not, And
+/// and Condition, all they use).
+fn directory_conditions(block: &str) -> &str {
+    let from = block.find("\n  DirectoryCleanup:").expect("the DirectoryCleanup condition");
+    let text = block[from + 1..].trim_end();
+    for unsupported in ["!Split", "!Join", "!Select", "Fn::"] {
+        assert!(
+            !text.contains(unsupported),
+            "a directory condition uses {unsupported}, which ministack cannot evaluate"
+        );
+    }
+    text
+}
+
+/// The names a Conditions block defines (its two-space-indented keys), sorted.
+fn condition_names(block: &str) -> Vec<&str> {
+    let mut names: Vec<&str> = block
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.trim().split_once(':').map(|(name, _)| name))
+        .collect();
+    names.sort_unstable();
+    names
 }
 
 /// `binary` zipped as Lambda wants it: one executable entry named `bootstrap`. Stored,
