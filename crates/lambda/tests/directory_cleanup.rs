@@ -7,8 +7,9 @@
 //! Needs ministack and Samba: `bash scripts/emulators start && source .emulators/env`,
 //! `bash scripts/samba start && source .emulators/samba.env` (or `bash scripts/test`).
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_lambda::primitives::Blob;
@@ -20,6 +21,7 @@ use blankslate_core::ids::{DeskKey, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::Timestamp;
 use blankslate_directory::{Directory, Settings};
 use blankslate_handlers::ports::Directory as _;
+use common::{bootstrap_zip, sdk};
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -32,32 +34,6 @@ fn env(name: &str) -> String {
 
 fn now() -> Timestamp {
     Timestamp::from_millis(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64)
-}
-
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    let policy = blankslate_aws::Policy {
-        attempt_timeout: Duration::from_secs(120),
-        operation_timeout: Duration::from_secs(240),
-        ..blankslate_aws::Policy::default()
-    };
-    policy
-        .apply(aws_config::defaults(aws_config::BehaviorVersion::latest()))
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_lambda::config::Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await
-}
-
-fn bootstrap_zip() -> Vec<u8> {
-    let binary = std::fs::read(env!("CARGO_BIN_EXE_bootstrap")).expect("the bootstrap was built");
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .unix_permissions(0o755);
-    zip.start_file("bootstrap", options).expect("zip entry");
-    zip.write_all(&binary).expect("zip write");
-    zip.finish().expect("zip finish").into_inner()
 }
 
 /// `WSAMZN-` and eight characters unique to this run: NetBIOS names are 15 at most.

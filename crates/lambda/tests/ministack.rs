@@ -5,7 +5,8 @@
 //! Needs ministack: `bash scripts/emulators start && source .emulators/env` (or run the
 //! whole suite with `bash scripts/test`).
 
-use std::io::Write;
+mod common;
+
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
@@ -17,6 +18,7 @@ use blankslate_core::journal::Phase;
 use blankslate_core::spec::{Tags, WorkspaceSpec};
 use blankslate_core::Timestamp;
 use blankslate_handlers::ports::{Alarms, Journal, Workspaces};
+use common::{bootstrap_zip, sdk};
 
 fn ministack() -> String {
     std::env::var("BLANKSLATE_MINISTACK").unwrap_or_else(|_| {
@@ -25,34 +27,6 @@ fn ministack() -> String {
              `bash scripts/emulators start && source .emulators/env`, or run `bash scripts/test`."
         )
     })
-}
-
-async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    // Uploading a debug bootstrap and starting it takes longer than production calls may.
-    let policy = blankslate_aws::Policy {
-        attempt_timeout: Duration::from_secs(120),
-        operation_timeout: Duration::from_secs(240),
-        ..blankslate_aws::Policy::default()
-    };
-    policy
-        .apply(aws_config::defaults(aws_config::BehaviorVersion::latest()))
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_lambda::config::Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await
-}
-
-/// The bootstrap, zipped as Lambda wants it.
-fn bootstrap_zip() -> Vec<u8> {
-    let binary = std::fs::read(env!("CARGO_BIN_EXE_bootstrap")).expect("the bootstrap was built");
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .unix_permissions(0o755);
-    zip.start_file("bootstrap", options).expect("zip entry");
-    zip.write_all(&binary).expect("zip write");
-    zip.finish().expect("zip finish").into_inner()
 }
 
 fn spec(user: &str, tags: &[(&str, &str)]) -> WorkspaceSpec {
