@@ -16,7 +16,7 @@
 use blankslate_core::config::{AlarmMode, Config};
 use blankslate_core::events::{
     alarm_message, cloudtrail_create_workspaces, cloudtrail_terminate_workspaces, parse_alarm_message, parse_any,
-    parse_eventbridge, parse_sns, sns_event, workspaces_access_login, EmitContext, Event, EventError,
+    parse_eventbridge, parse_sns, sns_event, workspaces_access_login, AlarmTime, EmitContext, Event, EventError,
 };
 use blankslate_core::ids::{DirectoryId, WorkspaceId};
 use blankslate_core::journal::stored;
@@ -73,11 +73,20 @@ fn round_trip(event: &Event) {
             };
             (value, expected)
         }
-        Event::DisconnectAlarm { workspace_id, at } => {
-            let message = alarm_message("Workspace_Disconnected", workspace_id, "ALARM", "OK", *at, &c);
-            assert_eq!(parse_alarm_message(&message), Ok(Some(event.clone())), "alarm round trip: {message}");
+        Event::DisconnectAlarm { workspace_id, at, .. } => {
+            // Written back as a datapoint a period before `at`, quoted to the second, with
+            // the state change a period after: read back as the end of that period.
+            let minute = std::time::Duration::from_secs(60);
+            let message =
+                alarm_message("Workspace_Disconnected", workspace_id, "ALARM", "OK", *at + minute, *at - minute, &c);
+            let expected = Event::DisconnectAlarm {
+                workspace_id: workspace_id.clone(),
+                at: to_second(*at - minute) + minute,
+                time_from: AlarmTime::ReasonText,
+            };
+            assert_eq!(parse_alarm_message(&message), Ok(Some(expected.clone())), "alarm round trip: {message}");
             let value = sns_event(&c, TOPIC, &[("m-1".into(), message, *at)]);
-            assert_eq!(parse_sns(&value), Ok(vec![event.clone()]), "SNS round trip: {value}");
+            assert_eq!(parse_sns(&value), Ok(vec![expected]), "SNS round trip: {value}");
             return;
         }
     };

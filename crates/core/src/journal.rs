@@ -57,6 +57,11 @@ pub struct Record {
     /// finished ones with their outcome (`core::directory`; `blankslate history` shows them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cleanups: Vec<Cleanup>,
+    /// The latest login a "WorkSpaces Access" event reported: an alarm whose datapoint
+    /// period ended before it is about a disconnect the login already answered, and must not
+    /// start a grace period again. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<Timestamp>,
 }
 
 /// The life cycle of a desk. Each variant carries what the next decision needs.
@@ -221,6 +226,7 @@ impl Record {
             updated_at: now,
             computer_name: None,
             cleanups: Vec::new(),
+            last_login: None,
         }
     }
 

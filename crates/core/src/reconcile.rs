@@ -972,12 +972,16 @@ pub fn on_workspace_seen(
     }
 }
 
-/// A SessionDisconnect alarm fired for `id` at `at`: start the grace period, or restart
-/// it if the alarm is newer than the disconnect it runs from. Late, repeated and stale
-/// alarms change nothing.
+/// A SessionDisconnect alarm fired for `id`, for a disconnect no later than `at` (the end
+/// of the evaluated datapoint's period, `events::AlarmTime`): start the grace period, or
+/// restart it if the alarm is newer than the disconnect it runs from. Late, repeated and
+/// stale alarms change nothing; an alarm whose period ended before the last login is stale,
+/// because that login came after the disconnect it reports.
 pub fn on_disconnect_alarm(record: &Record, id: &WorkspaceId, at: Timestamp, now: Timestamp) -> Option<Step> {
     match &record.phase {
-        Phase::Active { workspace_id } if workspace_id == id && at >= record.workspace_since => {
+        Phase::Active { workspace_id }
+            if workspace_id == id && at >= record.workspace_since && record.last_login.is_none_or(|l| at > l) =>
+        {
             let phase = Phase::Disconnected { workspace_id: id.clone(), at };
             Some(Step::write(Write::Update(record.with_phase(phase, now))))
         }
@@ -994,17 +998,28 @@ pub fn on_disconnect_alarm(record: &Record, id: &WorkspaceId, at: Timestamp, now
     }
 }
 
-/// A user logged in to `id` at `at`: a fast hint that ends a running grace period. The
-/// connection state read before terminating stays the authority (S1), so a lost login
+/// A user logged in to `id` at `at`: a fast hint that ends a running grace period, and
+/// the time a later-arriving alarm about an earlier disconnect is judged stale against.
+/// The connection state read before terminating stays the authority (S1), so a lost login
 /// event is harmless and a stale one only delays a rebuild until the next sweep.
 pub fn on_login(record: &Record, id: &WorkspaceId, at: Timestamp, now: Timestamp) -> Option<Step> {
+    if record.last_login.is_some_and(|l| l >= at) {
+        return None; // Repeated or out of order: a later login is already recorded.
+    }
+    let remember = |phase: Phase| {
+        let mut next = record.with_phase(phase, now);
+        next.last_login = Some(at);
+        Some(Step::write(Write::Update(next)))
+    };
     match &record.phase {
         // A late login event from before an admin's request leaves the request standing.
         Phase::Disconnected { workspace_id, at: since }
             if workspace_id == id && at >= *since && record.live_request().is_none_or(|r| at > r.requested_at) =>
         {
-            let phase = Phase::Active { workspace_id: id.clone() };
-            Some(Step::write(Write::Update(record.with_phase(phase, now))))
+            remember(Phase::Active { workspace_id: id.clone() })
+        }
+        Phase::Active { workspace_id } if workspace_id == id && at >= record.workspace_since => {
+            remember(record.phase.clone())
         }
         _ => None,
     }

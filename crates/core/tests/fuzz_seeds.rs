@@ -60,7 +60,9 @@ fn made_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let (a, b) = (ws("ws-bfh7rjnt9"), ws("ws-c2mx8p4qd"));
     let pending = |id: &WorkspaceId| (id.clone(), dir(), "tester2".to_owned(), "wsb-vw0mb86zg".to_owned());
     let refused = ("ResourceExists.WorkSpace".to_owned(), "The specified user already has a WorkSpace.".to_owned());
-    let message = |state: &str| alarm_message("Workspace_Disconnected_id_ws-bfh7rjnt9", &a, state, "OK", at, &c);
+    let datapoint = Timestamp::parse("2024-03-11T16:59:00Z").unwrap();
+    let message =
+        |state: &str| alarm_message("Workspace_Disconnected_id_ws-bfh7rjnt9", &a, state, "OK", at, datapoint, &c);
     let sns = sns_event(
         &c,
         "arn:aws:sns:us-east-1:715757123466:Workspace_Disconnected_Topic",

@@ -131,6 +131,8 @@ trait Phased: Sized {
     fn creating(self, attempts: u32, retry_at: i64, maybe_created: bool) -> Record;
     /// Enrolled / created at minute `since`.
     fn since(self, since: i64) -> Record;
+    /// The last login event reported minute `at`.
+    fn logged_in(self, at: i64) -> Record;
 }
 
 fn current(r: &Record) -> WorkspaceId {
@@ -165,6 +167,10 @@ impl Phased for Record {
     }
     fn since(mut self, since: i64) -> Record {
         self.workspace_since = t(since);
+        self
+    }
+    fn logged_in(mut self, at: i64) -> Record {
+        self.last_login = Some(t(at));
         self
     }
 }
@@ -1482,8 +1488,18 @@ fn sweep_alarm_repair_accounts_for_this_ticks_writes() {
 #[test]
 fn disconnect_alarms_start_the_grace_period_once() {
     // (record, alarm for, alarm time, expected); the handler runs at minute 7.
-    let cases: [(&str, Record, &str, i64, &[&str]); 10] = [
+    let cases: [(&str, Record, &str, i64, &[&str]); 13] = [
         ("active", desk("alice"), "alice", 5, &["update alice: disconnected alice @5"]),
+        // The datapoint's period ended before the login: the login answered that disconnect.
+        ("alarm whose period ended before the last login", desk("alice").logged_in(6), "alice", 5, &[]),
+        ("alarm whose period ended at the last login", desk("alice").logged_in(5), "alice", 5, &[]),
+        (
+            "alarm whose period ended after the last login",
+            desk("alice").logged_in(4),
+            "alice",
+            5,
+            &["update alice: disconnected alice @5"],
+        ),
         (
             "newer alarm during grace: came back and left again",
             desk("alice").disconnected(2),
@@ -1519,19 +1535,74 @@ fn disconnect_alarms_start_the_grace_period_once() {
 
 #[test]
 fn logins_end_the_grace_period_only_when_after_the_disconnect() {
-    let cases: [(&str, Record, &str, i64, &[&str]); 7] = [
+    let cases: [(&str, Record, &str, i64, &[&str]); 10] = [
         ("login after the disconnect", desk("alice").disconnected(5), "alice", 7, &["update alice: active alice"]),
+        ("a repeated login", desk("alice").disconnected(5).logged_in(7), "alice", 7, &[]),
+        ("an older login than the last one", desk("alice").logged_in(9), "alice", 7, &[]),
+        ("a login before the WorkSpace existed", desk("alice"), "alice", -61, &[]),
         ("login at the disconnect", desk("alice").disconnected(5), "alice", 5, &["update alice: active alice"]),
         ("stale login before the disconnect", desk("alice").disconnected(5), "alice", 4, &[]),
         ("login to another WorkSpace", desk("alice").disconnected(5), "alice1", 7, &[]),
-        ("already active", desk("alice"), "alice", 7, &[]),
+        // Remembered, so that an alarm arriving after it about an earlier disconnect is stale.
+        ("already active: remembered", desk("alice"), "alice", 7, &["update alice: active alice"]),
         ("terminating: too late for a hint", desk("alice").terminating(0, 10, 1), "alice", 11, &[]),
         ("creating", desk("alice").creating(1, 20, true), "alice", 11, &[]),
     ];
     for (what, record, id, at, expected) in cases {
         let step = reconcile::on_login(&record, &ws(id), t(at), t(12));
         assert_eq!(show_opt(&step), strings(expected), "{what}");
+        if let Some(s) = &step {
+            assert_eq!(s.write.as_ref().unwrap().record().last_login, Some(t(at)), "{what}");
+        }
     }
+}
+
+/// S1 from the alarm to the terminate: the grace period runs from the end of the
+/// datapoint's period, never from before the real disconnect, and a user who came back
+/// after the datapoint (before grace ends) is never terminated, whatever the login events
+/// said or failed to say: the connection read right before terminating decides.
+#[test]
+fn s1_a_user_back_after_the_datapoint_is_never_terminated() {
+    use blankslate_core::events::{alarm_message, parse_alarm_message, AlarmTime, EmitContext, Event};
+    let second = |s: i64| Timestamp::from_millis(t(0).as_millis() + s * 1000);
+    let ctx = EmitContext { account: "715757123466".into(), region: "us-east-1".into(), event_id: "e".into() };
+    // Bob's session (from minute -30) ends at 0:20; the datapoint is the period from 0:00, the
+    // alarm changes state at 1:31.
+    let (real_disconnect, datapoint, changed) = (second(20), t(0), second(91));
+    let message =
+        alarm_message("Workspace_Disconnected_id_ws-bob00000", &ws("bob"), "ALARM", "OK", changed, datapoint, &ctx);
+    let Ok(Some(Event::DisconnectAlarm { workspace_id, at, time_from })) = parse_alarm_message(&message) else {
+        panic!("not a disconnect: {message}");
+    };
+    assert_eq!((at, time_from), (t(1), AlarmTime::ReasonText), "the end of the datapoint's period");
+    assert!(at >= real_disconnect && at < changed, "grace never shortened, and earlier than before");
+    let step = reconcile::on_disconnect_alarm(&desk("bob"), &workspace_id, at, second(92)).expect("grace starts");
+    let bob = step.write.unwrap().record().clone();
+    assert_eq!(show_phase(&bob.phase), "disconnected bob @1");
+    let records = [bob];
+
+    // Nothing is terminated before grace from the recorded time, even once grace from the real
+    // disconnect (10:20) has passed.
+    let away = due_bob(S::Available, C::Disconnected, Some(-30));
+    for now in [second(620), second(659)] {
+        assert!(terminated(&reconcile::decide(now, &cfg(), &records, &away.0)).is_empty(), "at {}", m(now));
+    }
+    // Back after the datapoint, before grace ends: kept (connected), or given a new grace
+    // period (came back at 4 and left again), never terminated.
+    let cases: [(C, Option<i64>, &str); 5] = [
+        (C::Connected, Some(4), "update bob: active bob"),
+        (C::Connected, Some(-30), "update bob: active bob"),
+        (C::Disconnected, Some(4), "update bob: disconnected bob @11"),
+        (C::Disconnected, Some(0), "update bob: disconnected bob @11"),
+        (C::Unknown, Some(4), "update bob: disconnected bob @11"),
+    ];
+    for (conn, last, expected) in cases {
+        let d = tick(11, &records, &due_bob(S::Available, conn, last));
+        assert_eq!(show(&d), strings(&[expected]), "{conn} last {last:?}");
+    }
+    // Away since the disconnect: terminated once grace from the recorded time is over.
+    let d = tick(11, &records, &away);
+    assert_eq!(terminated(&d), BTreeSet::from(["bob".to_owned()]));
 }
 
 #[test]

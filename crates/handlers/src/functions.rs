@@ -2,7 +2,7 @@
 //! executes the resulting steps.
 
 use blankslate_core::config::{Config, MAX_BATCH};
-use blankslate_core::events::{self, Event, EventError};
+use blankslate_core::events::{self, AlarmTime, Event, EventError};
 use std::collections::BTreeSet;
 
 use blankslate_core::ids::{DeskKey, WorkspaceId};
@@ -102,7 +102,12 @@ pub async fn term_rebuild<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     for event in events::parse_any(event)? {
         type Decide = fn(&Record, &WorkspaceId, Timestamp, Timestamp) -> Option<Step>;
         let (id, at, decide): (WorkspaceId, Timestamp, Decide) = match event {
-            Event::DisconnectAlarm { workspace_id, at } => (workspace_id, at, reconcile::on_disconnect_alarm),
+            Event::DisconnectAlarm { workspace_id, at, time_from } => {
+                if let AlarmTime::Fallback(why) = &time_from {
+                    tracing::warn!(workspace = %workspace_id, %at, "no datapoint time in the alarm ({why}); grace counts from StateChangeTime");
+                }
+                (workspace_id, at, reconcile::on_disconnect_alarm)
+            }
             Event::UserLoggedIn { workspace_id, at, .. } => (workspace_id, at, reconcile::on_login),
             Event::WorkspacesCreated { .. } | Event::WorkspacesTerminated { .. } => continue,
         };

@@ -162,6 +162,7 @@ async fn the_functions_answer_real_invocations_in_ministack() {
         "ALARM",
         "OK",
         now + Duration::from_secs(60),
+        now,
         &ctx,
     );
     let sns = events::sns_event(&ctx, &topic, &[(unique.clone(), message, now + Duration::from_secs(60))]);

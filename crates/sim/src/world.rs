@@ -786,7 +786,8 @@ impl World {
             self.alarms.insert(id.clone(), true);
             self.note_for_ws(id, EntryKind::AlarmFired);
             let ctx = self.emit_context();
-            let message = events::alarm_message(&alarm_name(id), id, "ALARM", "OK", self.now, &ctx);
+            // The datapoint CloudWatch quotes is the evaluated period's start.
+            let message = events::alarm_message(&alarm_name(id), id, "ALARM", "OK", self.now, window_start, &ctx);
             let topic = format!("arn:aws:sns:{}:{}:Workspace_Disconnected_Topic", ctx.region, ctx.account);
             let event = events::sns_event(&ctx, &topic, &[(ctx.event_id.clone(), message, self.now)]);
             self.schedule_in(Duration::from_secs(1), Due::Deliver(Function::TermRebuild, event));

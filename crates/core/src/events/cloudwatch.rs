@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+use super::datapoint::disconnect_time;
 use super::{Event, EventError, Node};
 use super::{ALARM, DIMENSION, METRIC, NAMESPACE};
 use crate::ids::WorkspaceId;
@@ -12,7 +13,8 @@ use crate::time::Timestamp;
 /// Reads the CloudWatch alarm notification that SNS carries as `Message`.
 ///
 /// Only a transition to `ALARM` means a user disconnected; `OK` and `INSUFFICIENT_DATA`
-/// transitions give `Ok(None)`. An alarm on any other metric is an error, because it means
+/// transitions give `Ok(None)`. The disconnect's time comes from the evaluated datapoint
+/// (`datapoint`), falling back to `StateChangeTime`, so an unreadable reason is no error. An alarm on any other metric is an error, because it means
 /// a foreign alarm publishes to our topic.
 pub fn parse_alarm_message(message: &str) -> Result<Option<Event>, EventError> {
     alarm_text(message, "")
@@ -35,10 +37,10 @@ fn alarm(root: &Node<'_>) -> Result<Option<Event>, EventError> {
     if root.get("NewStateValue")?.str()? != ALARM {
         return Ok(None);
     }
-    Ok(Some(Event::DisconnectAlarm {
-        workspace_id: workspace_dimension(&trigger)?,
-        at: root.get("StateChangeTime")?.parse(Timestamp::parse)?,
-    }))
+    let workspace_id = workspace_dimension(&trigger)?;
+    let changed = root.get("StateChangeTime")?.parse(Timestamp::parse)?;
+    let (at, time_from) = disconnect_time(root, &trigger, changed);
+    Ok(Some(Event::DisconnectAlarm { workspace_id, at, time_from }))
 }
 
 /// The value of the alarm's `WorkspaceId` dimension. CloudWatch's notification spells a

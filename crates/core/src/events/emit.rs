@@ -3,6 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
+use super::datapoint::REASON_TIME;
 use super::{ACCESS, ALARM, API_CALL, CREATE, DIMENSION, HIDDEN, METRIC, NAMESPACE, SNS_SOURCE, SUCCESSFUL_LOGIN};
 use super::{TERMINATE, WORKSPACES_API, WORKSPACES_SOURCE};
 use crate::ids::{DirectoryId, WorkspaceId};
@@ -105,15 +106,19 @@ pub fn workspaces_access_login(ctx: &EmitContext, at: Timestamp, id: &WorkspaceI
 /// The JSON text CloudWatch publishes to SNS when the SessionDisconnect alarm of `id`
 /// changes state, so the simulator's alarms notify the rebuild function as real ones do.
 ///
-/// `new_state` and `old_state` are `ALARM`, `OK` or `INSUFFICIENT_DATA`; the state reason
-/// is written the way CloudWatch words it for the alarm blankslate creates (maximum of
-/// SessionDisconnect >= 1 in one 60-second period).
+/// `new_state` and `old_state` are `ALARM`, `OK` or `INSUFFICIENT_DATA`; `at` is the state
+/// change and `datapoint` the START of the one-minute period the alarm evaluated. The state
+/// reason quotes that datapoint the way CloudWatch words it for the alarm blankslate
+/// creates (maximum of SessionDisconnect >= 1 in one 60-second period), which is where the
+/// parser reads the disconnect's time. No `NewStateReasonData`: AWS's documented
+/// metric-alarm SNS messages carry none (see ARCHITECTURE.md, "The disconnect's time").
 pub fn alarm_message(
     alarm_name: &str,
     id: &WorkspaceId,
     new_state: &str,
     old_state: &str,
     at: Timestamp,
+    datapoint: Timestamp,
     ctx: &EmitContext,
 ) -> String {
     json!({
@@ -121,7 +126,7 @@ pub fn alarm_message(
         "AlarmDescription": null,
         "AWSAccountId": ctx.account,
         "NewStateValue": new_state,
-        "NewStateReason": state_reason(new_state, at),
+        "NewStateReason": state_reason(new_state, datapoint),
         "StateChangeTime": cloudwatch_time(at),
         "Region": region_name(&ctx.region),
         "AlarmArn": format!("arn:aws:cloudwatch:{}:{}:alarm:{alarm_name}", ctx.region, ctx.account),
@@ -264,13 +269,11 @@ fn cloudwatch_time(at: Timestamp) -> String {
         .map_or_else(|| at.to_rfc3339(), |t| t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string())
 }
 
-/// CloudWatch's `NewStateReason` for a transition of our alarm at `at`, quoting the
-/// datapoint of the minute before the change as CloudWatch does.
-fn state_reason(new_state: &str, at: Timestamp) -> String {
-    let millis = at.as_millis();
-    let minute_before = millis.saturating_sub(millis.rem_euclid(60_000)).saturating_sub(60_000);
-    let datapoint = DateTime::<Utc>::from_timestamp_millis(minute_before)
-        .map_or_else(String::new, |t| t.format("%d/%m/%y %H:%M:%S").to_string());
+/// CloudWatch's `NewStateReason` for a transition of our alarm on the period starting at
+/// `datapoint` (`dd/MM/yy HH:mm:ss`, UTC, to the second as CloudWatch writes it).
+fn state_reason(new_state: &str, datapoint: Timestamp) -> String {
+    let datapoint = DateTime::<Utc>::from_timestamp_millis(datapoint.as_millis())
+        .map_or_else(String::new, |t| t.format(REASON_TIME).to_string());
     let crossed = "Threshold Crossed: 1 out of the last 1 datapoints";
     match new_state {
         ALARM => format!(

@@ -13,11 +13,13 @@
 //! functions events that look like the real thing, and the parsers are tested on them.
 //!
 //! One file per job: `eventbridge` reads what EventBridge rules deliver (CloudTrail
-//! records, logins), `cloudwatch` reads the alarm notification, `sns` unwraps the SNS
+//! records, logins), `cloudwatch` reads the alarm notification and `datapoint` the
+//! disconnect's time in it, `sns` unwraps the SNS
 //! envelope around it, `node` walks JSON with the path at hand for errors, and `emit`
 //! writes all of these shapes.
 
 mod cloudwatch;
+mod datapoint;
 mod emit;
 mod eventbridge;
 mod node;
@@ -33,6 +35,7 @@ use crate::time::Timestamp;
 use crate::ValidationError;
 
 pub use cloudwatch::parse_alarm_message;
+pub use datapoint::AlarmTime;
 pub use emit::{
     alarm_message, cloudtrail_create_workspaces, cloudtrail_terminate_workspaces, sns_event, workspaces_access_login,
     EmitContext,
@@ -63,8 +66,13 @@ pub enum Event {
     DisconnectAlarm {
         /// The alarm's `WorkspaceId` dimension.
         workspace_id: WorkspaceId,
-        /// `StateChangeTime`.
+        /// The latest instant the disconnect can have happened: the end of the evaluated
+        /// datapoint's period, or `StateChangeTime` when that is earlier or no datapoint
+        /// can be read. Never earlier than the disconnect, so grace is never shortened.
         at: Timestamp,
+        /// Where `at` came from.
+        #[serde(default)]
+        time_from: AlarmTime,
     },
     /// A user logged in ("WorkSpaces Access", sent by WorkSpaces to EventBridge).
     UserLoggedIn {

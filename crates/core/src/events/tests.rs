@@ -128,12 +128,26 @@ fn terminated(ids: &[&str], at: &str) -> Event {
     Event::WorkspacesTerminated { ids: ids.iter().map(|id| ws(id)).collect(), at: t(at) }
 }
 
-fn disconnected(id: &str, at: &str) -> Event {
-    Event::DisconnectAlarm { workspace_id: ws(id), at: t(at) }
+fn disconnected(id: &str, at: &str, time_from: AlarmTime) -> Event {
+    Event::DisconnectAlarm { workspace_id: ws(id), at: t(at), time_from }
+}
+
+/// The sample alarm's disconnect: the end of its datapoint's period (18:46:00 + 60 s).
+fn sample_disconnected(id: &str) -> Event {
+    disconnected(id, ALARM_DISCONNECT, AlarmTime::ReasonText)
+}
+
+/// The start of the minute before `at`: the datapoint an alarm changing state at `at`
+/// evaluated (one-minute period, published within the minute).
+fn minute_before(at: Timestamp) -> Timestamp {
+    let millis = at.as_millis();
+    Timestamp::from_millis(millis - millis.rem_euclid(60_000) - 60_000)
 }
 
 const CREATED_AT: &str = "2019-12-19T18:05:41Z";
 const ALARM_AT: &str = "2019-12-19T18:47:07.123+0000";
+/// The end of the period of the sample alarm's datapoint `[1.0 (19/12/19 18:46:00)]`.
+const ALARM_DISCONNECT: &str = "2019-12-19T18:47:00Z";
 
 #[test]
 fn reads_the_events_we_act_on_and_skips_the_rest() {
@@ -152,7 +166,11 @@ fn reads_the_events_we_act_on_and_skips_the_rest() {
         &ctx(),
         "arn:aws:sns:us-east-1:715757123466:Workspace_Disconnected_Topic",
         &[
-            ("m-1".into(), alarm_message("a", &ws("ws-bfh7rjnt9"), "ALARM", "OK", t(ALARM_AT), &ctx()), t(ALARM_AT)),
+            (
+                "m-1".into(),
+                alarm_message("a", &ws("ws-bfh7rjnt9"), "ALARM", "OK", t(ALARM_AT), minute_before(t(ALARM_AT)), &ctx()),
+                t(ALARM_AT),
+            ),
             (
                 "m-2".into(),
                 alarm_message(
@@ -161,6 +179,7 @@ fn reads_the_events_we_act_on_and_skips_the_rest() {
                     "ALARM",
                     "INSUFFICIENT_DATA",
                     t("2019-12-19T18:48:00Z"),
+                    t("2019-12-19T18:47:00Z"),
                     &ctx(),
                 ),
                 t("2019-12-19T18:48:00Z"),
@@ -267,7 +286,7 @@ fn reads_the_events_we_act_on_and_skips_the_rest() {
             edit(LOGIN_SAMPLE, set("/detail/actionType", json!("failedLogin"))),
             Events(vec![]),
         ),
-        ("ALARM transition", Alarm, sample_alarm(), Events(vec![disconnected("ws-bfh7rjnt9", ALARM_AT)])),
+        ("ALARM transition", Alarm, sample_alarm(), Events(vec![sample_disconnected("ws-bfh7rjnt9")])),
         ("OK transition", Alarm, edit(&sample_alarm(), set("/NewStateValue", json!("OK"))), Events(vec![])),
         (
             "INSUFFICIENT_DATA transition",
@@ -285,7 +304,7 @@ fn reads_the_events_we_act_on_and_skips_the_rest() {
                     json!([{ "value": "x", "name": "Other" }, { "value": "ws-c2mx8p4qd", "name": "WorkspaceId" }]),
                 ),
             ),
-            Events(vec![disconnected("ws-c2mx8p4qd", ALARM_AT)]),
+            Events(vec![sample_disconnected("ws-c2mx8p4qd")]),
         ),
         (
             "dimensions spelt as in PutMetricAlarm (ministack's notifications)",
@@ -297,17 +316,21 @@ fn reads_the_events_we_act_on_and_skips_the_rest() {
                     json!([{ "Value": "x", "Name": "Other" }, { "Value": "ws-c2mx8p4qd", "Name": "WorkspaceId" }]),
                 ),
             ),
-            Events(vec![disconnected("ws-c2mx8p4qd", ALARM_AT)]),
+            Events(vec![sample_disconnected("ws-c2mx8p4qd")]),
         ),
-        ("SNS sample", Sns, SNS_SAMPLE.into(), Events(vec![disconnected("ws-bfh7rjnt9", ALARM_AT)])),
+        ("SNS sample", Sns, SNS_SAMPLE.into(), Events(vec![sample_disconnected("ws-bfh7rjnt9")])),
         (
             "SNS event with two records",
             Sns,
             two_alarms.to_string(),
-            Events(vec![disconnected("ws-bfh7rjnt9", ALARM_AT), disconnected("ws-c2mx8p4qd", "2019-12-19T18:48:00Z")]),
+            Events(vec![
+                sample_disconnected("ws-bfh7rjnt9"),
+                // The period ends with the state change: the state change is kept.
+                disconnected("ws-c2mx8p4qd", "2019-12-19T18:48:00Z", AlarmTime::StateChange),
+            ]),
         ),
         ("SNS event without records", Sns, r#"{"Records": []}"#.into(), Events(vec![])),
-        ("any: SNS", Any, SNS_SAMPLE.into(), Events(vec![disconnected("ws-bfh7rjnt9", ALARM_AT)])),
+        ("any: SNS", Any, SNS_SAMPLE.into(), Events(vec![sample_disconnected("ws-bfh7rjnt9")])),
         ("any: EventBridge", Any, CREATE_SAMPLE.into(), Events(vec![created(&sample_ids, CREATED_AT)])),
         (
             "any: EventBridge with nothing for us",
@@ -536,7 +559,15 @@ fn every_emitter_round_trips_through_its_parser() {
     let refused = ("ResourceExists.WorkSpace".to_owned(), "The specified user already has a WorkSpace.".to_owned());
     let alarm_at = t("2024-03-11T17:00:05.678Z");
     let topic = "arn:aws:sns:us-east-1:715757123466:Workspace_Disconnected_Topic";
-    let alarm = |state: &str| alarm_message("Workspace_Disconnected_id_ws-bfh7rjnt9", &a, state, "OK", alarm_at, &c);
+    let alarm = |state: &str| {
+        alarm_message("Workspace_Disconnected_id_ws-bfh7rjnt9", &a, state, "OK", alarm_at, minute_before(alarm_at), &c)
+    };
+    // The datapoint 16:59:00 quoted to the second, plus its 60-second period.
+    let alarmed = Event::DisconnectAlarm {
+        workspace_id: a.clone(),
+        at: t("2024-03-11T17:00:00Z"),
+        time_from: AlarmTime::ReasonText,
+    };
     let sns = sns_event(
         &c,
         topic,
@@ -585,25 +616,10 @@ fn every_emitter_round_trips_through_its_parser() {
             workspaces_access_login(&c, at, &b, &directory).to_string(),
             Events(vec![Event::UserLoggedIn { workspace_id: b, directory_id: Some(directory.clone()), at }]),
         ),
-        (
-            "alarm, keeping milliseconds",
-            Alarm,
-            alarm("ALARM"),
-            Events(vec![Event::DisconnectAlarm { workspace_id: a.clone(), at: alarm_at }]),
-        ),
+        ("alarm: the end of the datapoint's period", Alarm, alarm("ALARM"), Events(vec![alarmed.clone()])),
         ("alarm back to OK", Alarm, alarm("OK"), Events(vec![])),
-        (
-            "SNS",
-            Sns,
-            sns.to_string(),
-            Events(vec![Event::DisconnectAlarm { workspace_id: a.clone(), at: alarm_at }; 2]),
-        ),
-        (
-            "SNS, any shape",
-            Any,
-            sns.to_string(),
-            Events(vec![Event::DisconnectAlarm { workspace_id: a, at: alarm_at }; 2]),
-        ),
+        ("SNS", Sns, sns.to_string(), Events(vec![alarmed.clone(); 2])),
+        ("SNS, any shape", Any, sns.to_string(), Events(vec![alarmed; 2])),
     ]);
 }
 
@@ -635,6 +651,7 @@ fn emitted_events_have_every_field_of_the_real_samples() {
         "ALARM",
         "INSUFFICIENT_DATA",
         alarm_at,
+        t("2019-12-19T18:46:00Z"),
         &c,
     );
     let topic = "arn:aws:sns:us-east-1:715757123466:Workspace_Disconnected_Topic";
@@ -799,7 +816,7 @@ fn hundreds_of_mutated_events_never_panic() {
     let c = ctx();
     let at = t(CREATED_AT);
     let pending = [(ws("ws-bfh7rjnt9"), dir("d-9067083b4b"), "u".to_owned(), "wsb-vw0mb86zg".to_owned())];
-    let message = alarm_message("n", &ws("ws-bfh7rjnt9"), "ALARM", "OK", at, &c);
+    let message = alarm_message("n", &ws("ws-bfh7rjnt9"), "ALARM", "OK", at, minute_before(at), &c);
     let bases: Vec<Value> = [
         CREATE_SAMPLE.to_owned(),
         TERMINATE_SAMPLE.to_owned(),
@@ -845,4 +862,207 @@ fn hundreds_of_mutated_events_never_panic() {
     }
     // Both outcomes occur, so the mutations neither always break nor never reach the parsers.
     assert!(oks > 100 && errs > 100, "ok {oks}, err {errs}");
+}
+
+/// What a disconnect time case must give: the time, and its source (for a fallback, a
+/// part of the reason it names).
+enum Source {
+    Data,
+    Text,
+    Change,
+    Fallback(&'static str),
+}
+
+/// The disconnect time of `message`, checked against `at` and `from`, every mismatch at once.
+fn check_times<'a>(cases: impl IntoIterator<Item = (&'a str, String, &'a str, Source)>) {
+    let mut failures = Vec::new();
+    for (name, message, at, from) in cases {
+        let got = parse_alarm_message(&message);
+        let ok = match (&got, &from) {
+            (Ok(Some(Event::DisconnectAlarm { at: got_at, time_from, .. })), _) if *got_at == t(at) => {
+                match (time_from, &from) {
+                    (AlarmTime::ReasonData, Source::Data)
+                    | (AlarmTime::ReasonText, Source::Text)
+                    | (AlarmTime::StateChange, Source::Change) => true,
+                    (AlarmTime::Fallback(why), Source::Fallback(part)) => why.contains(part),
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        if !ok {
+            failures.push(format!(
+                "{name}: expected {at} ({}), got {got:?}",
+                match from {
+                    Source::Data => "reason data".to_owned(),
+                    Source::Text => "reason text".to_owned(),
+                    Source::Change => "state change".to_owned(),
+                    Source::Fallback(part) => format!("fallback naming {part:?}"),
+                }
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The structured state-reason data with its list of evaluated datapoints, as newer
+/// "CloudWatch Alarm State Change" events and Lambda alarm actions carry it
+/// (`state.reasonData`, a JSON text), for one datapoint at `start`.
+fn reason_data(start: &str, period: u64) -> String {
+    json!({
+        "version": "1.0",
+        "queryDate": "2019-12-19T18:47:07.120+0000",
+        "startDate": start,
+        "statistic": "Maximum",
+        "period": period,
+        "recentDatapoints": [1.0],
+        "threshold": 1.0,
+        "evaluatedDatapoints": [{ "timestamp": start, "sampleCount": 1.0, "value": 1.0 }],
+    })
+    .to_string()
+}
+
+/// The notification ministack 1.5.33 publishes when our alarm (Sum >= 1 over 60 s) fires,
+/// as its `services/cloudwatch.py` (`_evaluate_alarm`, `_dispatch_alarm_actions`) writes
+/// it with `json.dumps`: a reason without a datapoint time, a state change to the second.
+const MINISTACK_MESSAGE: &str = r#"{"AlarmName": "Workspace_Disconnected_id_ws-bfh7rjnt9", "AlarmDescription": "blankslate: SessionDisconnect of ws-bfh7rjnt9", "AWSAccountId": "000000000000", "NewStateValue": "ALARM", "NewStateReason": "Threshold Crossed: Sum 1.0 GreaterThanOrEqualToThreshold 1.0", "StateChangeTime": "2026-12-03T09:41:00Z", "Region": "us-east-1", "OldStateValue": "INSUFFICIENT_DATA", "Trigger": {"MetricName": "SessionDisconnect", "Namespace": "AWS/WorkSpaces", "Statistic": "Sum", "Unit": null, "Period": 60, "EvaluationPeriods": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 1.0, "Dimensions": [{"Name": "WorkspaceId", "Value": "ws-bfh7rjnt9"}]}}"#;
+
+#[test]
+fn the_disconnect_time_is_the_end_of_the_evaluated_datapoints_period() {
+    let alarm = |change: Box<dyn FnOnce(&mut Value)>| edit(&sample_alarm(), change);
+    let reason = |text: &'static str| alarm(Box::new(set("/NewStateReason", json!(text))));
+    let with_data = |data: Value| alarm(Box::new(set("/NewStateReasonData", data)));
+    let crossed = |points: &str| {
+        format!("Threshold Crossed: 1 out of the last 1 datapoints [{points}] was greater than or equal to the threshold (1.0) (minimum 1 datapoint for OK -> ALARM transition).")
+    };
+    check_times([
+        ("the AWS sample: text, 18:46:00 + 60 s", sample_alarm(), ALARM_DISCONNECT, Source::Text),
+        (
+            "reason data as JSON text (EventBridge's reasonData shape)",
+            with_data(json!(reason_data("2019-12-19T18:46:00.000+0000", 60))),
+            ALARM_DISCONNECT,
+            Source::Data,
+        ),
+        (
+            "reason data as an object (CloudWatch's Log Alarm SNS example)",
+            with_data(serde_json::from_str(&reason_data("2019-12-19T18:46:00.000+0000", 60)).unwrap()),
+            ALARM_DISCONNECT,
+            Source::Data,
+        ),
+        (
+            // The documented EventBridge sample's reasonData: startDate and period, no list.
+            "reason data without evaluatedDatapoints (AWS's 2019 sample): the text",
+            with_data(json!(
+                "{\"version\":\"1.0\",\"queryDate\":\"2019-12-19T18:47:07.120+0000\",\"startDate\":\"2019-12-19T18:45:00.000+0000\",\"statistic\":\"Maximum\",\"period\":60,\"recentDatapoints\":[1.0],\"threshold\":1.0}"
+            )),
+            ALARM_DISCONNECT,
+            Source::Text,
+        ),
+        (
+            "reason data wins over the text",
+            with_data(json!(reason_data("2019-12-19T18:45:00.000+0000", 60))),
+            "2019-12-19T18:46:00Z",
+            Source::Data,
+        ),
+        (
+            "reason data's own period wins over Trigger.Period",
+            with_data(json!(reason_data("2019-12-19T18:40:00.000+0000", 300))),
+            "2019-12-19T18:45:00Z",
+            Source::Data,
+        ),
+        (
+            "reason data not JSON: the text",
+            with_data(json!("{\"version\": \"1.0\", \"queryDate: \"2023-08-04")),
+            ALARM_DISCONNECT,
+            Source::Text,
+        ),
+        (
+            "reason data without datapoints: the text",
+            with_data(json!({ "version": "1.0", "evaluatedDatapoints": [] })),
+            ALARM_DISCONNECT,
+            Source::Text,
+        ),
+        (
+            "reason data with a garbled timestamp: the text",
+            with_data(json!({ "evaluatedDatapoints": [{ "timestamp": "2019-12-19 18:45" }] })),
+            ALARM_DISCONNECT,
+            Source::Text,
+        ),
+        ("reason data a number: the text", with_data(json!(7)), ALARM_DISCONNECT, Source::Text),
+        (
+            "several datapoints: the latest",
+            alarm(Box::new(set(
+                "/NewStateReason",
+                json!(crossed("1.0 (19/12/19 18:44:00), 1.0 (19/12/19 18:45:00), 1.0 (19/12/19 18:43:00)")),
+            ))),
+            "2019-12-19T18:46:00Z",
+            Source::Text,
+        ),
+        (
+            // aws-lambda-go's SNS sample: a datapoint at 17:43:27 and the change 123 ms later.
+            "the period ends after the state change: the state change",
+            reason("Threshold Crossed: 1 out of the last 1 datapoints [1234.0 (19/12/19 18:47:07)] was greater than the threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition)."),
+            ALARM_AT,
+            Source::Change,
+        ),
+        (
+            "a datapoint later than StateChangeTime",
+            reason("Threshold Crossed: 1 out of the last 1 datapoints [1.0 (19/12/19 18:50:00)] was greater."),
+            ALARM_AT,
+            Source::Fallback("later than StateChangeTime"),
+        ),
+        (
+            "ministack 1.5.33's notification: the state change",
+            MINISTACK_MESSAGE.to_owned(),
+            "2026-12-03T09:41:00Z",
+            Source::Fallback("NewStateReason quotes no datapoint time"),
+        ),
+        ("garbage reason", reason("(((( )) (19/19/19 99:99:99) (é"), ALARM_AT, Source::Fallback("quotes no datapoint")),
+        ("an impossible date", reason("[1.0 (31/02/19 18:46:00)]"), ALARM_AT, Source::Fallback("quotes no datapoint")),
+        ("unterminated", reason("[1.0 (19/12/19 18:46:00"), ALARM_AT, Source::Fallback("quotes no datapoint")),
+        ("empty reason", reason(""), ALARM_AT, Source::Fallback("quotes no datapoint")),
+        (
+            "no reason at all",
+            alarm(Box::new(remove("/NewStateReason"))),
+            ALARM_AT,
+            Source::Fallback("missing field NewStateReason"),
+        ),
+        (
+            "reason not a string",
+            alarm(Box::new(set("/NewStateReason", json!(["x"])))),
+            ALARM_AT,
+            Source::Fallback("expected string"),
+        ),
+        (
+            "no Trigger.Period",
+            alarm(Box::new(remove("/Trigger/Period"))),
+            ALARM_AT,
+            Source::Fallback("no valid Trigger.Period"),
+        ),
+        (
+            "Trigger.Period zero",
+            alarm(Box::new(set("/Trigger/Period", json!(0)))),
+            ALARM_AT,
+            Source::Fallback("no valid Trigger.Period"),
+        ),
+        (
+            "Trigger.Period a string",
+            alarm(Box::new(set("/Trigger/Period", json!("60")))),
+            ALARM_AT,
+            Source::Fallback("no valid Trigger.Period"),
+        ),
+    ]);
+}
+
+#[test]
+fn the_emitted_reason_quotes_the_datapoint_as_cloudwatch_does() {
+    let at = t("2026-02-12T15:32:31.250Z");
+    let message = alarm_message("n", &ws("ws-bfh7rjnt9"), "ALARM", "OK", at, t("2026-02-12T15:31:00Z"), &ctx());
+    let value: Value = serde_json::from_str(&message).unwrap();
+    let reason = value["NewStateReason"].as_str().unwrap();
+    assert!(reason.contains("[1.0 (12/02/26 15:31:00)]"), "{reason}");
+    assert_eq!(value["StateChangeTime"], json!("2026-02-12T15:32:31.250+0000"));
+    let parsed = parse_alarm_message(&message).unwrap();
+    let expected = disconnected("ws-bfh7rjnt9", "2026-02-12T15:32:00Z", AlarmTime::ReasonText);
+    assert_eq!(parsed, Some(expected));
 }
