@@ -29,8 +29,10 @@
 //!   disconnect sets every armed alarm to ALARM. All the disconnects therefore happen
 //!   together, so that no datapoint is still within the alarms' 60-second window when the
 //!   rebuilt WorkSpace's alarm is created (PutMetricAlarm evaluates it at once).
-//! - **Alarm -> SNS -> Term_Rebuild**: real, in ministack: it fans the ALARM transition
-//!   out to the deployed topic, whose subscription invokes Workspace_Term_Rebuild. (Its
+//! - **Alarm -> SNS -> SQS -> Term_Rebuild**: real, in ministack: it fans the ALARM
+//!   transition out to the deployed topic, whose raw-message subscription puts it in the
+//!   deployed alarm queue, which the deployed event source mapping drains into
+//!   Workspace_Term_Rebuild in batches (partial batch responses). (The alarm's
 //!   message spells the dimensions `Name`/`Value`, as PutMetricAlarm does, where
 //!   CloudWatch writes `name`/`value`; the parser reads both.)
 //! - **The schedule**: real, in ministack: its EventBridge scheduler thread fires the
@@ -334,13 +336,17 @@ async fn the_seed_loop_end_to_end_on_ministack() {
     session(&url, "connect", &bob).await; // back within grace
 
     // 4. SessionDisconnect -> ministack's alarm -> its notification on the deployed topic
-    // -> the subscription -> Term_Rebuild -> Disconnected in the journal.
-    wait_for(Duration::from_secs(60), "SessionDisconnect -> alarm -> SNS -> Term_Rebuild journals alice", || async {
-        match journal.find_by_workspace(&alice).await.map_err(|e| e.to_string())? {
-            Some(r) if matches!(r.phase, Phase::Disconnected { .. }) => Ok(()),
-            other => Err(format!("{other:?}; effects {:?}", emulator.effects())),
-        }
-    })
+    // -> the alarm queue -> the event source mapping -> Term_Rebuild -> Disconnected in the journal.
+    wait_for(
+        Duration::from_secs(60),
+        "SessionDisconnect -> alarm -> SNS -> SQS -> Term_Rebuild journals alice",
+        || async {
+            match journal.find_by_workspace(&alice).await.map_err(|e| e.to_string())? {
+                Some(r) if matches!(r.phase, Phase::Disconnected { .. }) => Ok(()),
+                other => Err(format!("{other:?}; effects {:?}", emulator.effects())),
+            }
+        },
+    )
     .await;
 
     // After grace, the scheduled reconciler rebuilds alice with the identical spec.

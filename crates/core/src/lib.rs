@@ -23,6 +23,7 @@ pub mod pacing;
 pub mod reconcile;
 pub mod selector;
 pub mod spec;
+pub mod sqs;
 pub mod status;
 pub mod time;
 mod validated;

@@ -54,6 +54,26 @@ impl Report {
         self.errors.push(format!("{context}: {error}"));
     }
 
+    /// Adds `other`'s counts and lists to this one (a batch's messages, one report).
+    pub(crate) fn absorb(&mut self, other: Report) {
+        self.writes += other.writes;
+        self.conflicts += other.conflicts;
+        self.terminated.extend(other.terminated);
+        self.created.extend(other.created);
+        self.alarms_put += other.alarms_put;
+        self.alarms_deleted += other.alarms_deleted;
+        self.notices += other.notices;
+        self.errors.extend(other.errors);
+        self.throttled += other.throttled;
+        self.api_budget = self.api_budget.or(other.api_budget);
+        self.directory_due.extend(other.directory_due);
+        self.directory_done.extend(other.directory_done);
+        self.next_wakeup = match (self.next_wakeup, other.next_wakeup) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     /// A failed WorkSpaces call: counted as throttled when it was, for the pacing.
     pub(crate) fn workspaces_error(&mut self, context: impl std::fmt::Display, error: &PortError) {
         if error.kind == ErrorKind::Throttled {

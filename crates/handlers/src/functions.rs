@@ -21,9 +21,22 @@ pub enum HandlerError {
     /// The event could not be read.
     #[error("bad event: {0}")]
     Event(#[from] EventError),
-    /// A read the whole invocation depends on failed (the journal, typically).
-    #[error(transparent)]
-    Port(#[from] PortError),
+    /// A journal read the whole invocation depends on failed.
+    #[error("journal: {0}")]
+    Journal(PortError),
+    /// A WorkSpaces read the whole invocation depends on failed.
+    #[error("WorkSpaces: {0}")]
+    Workspaces(PortError),
+}
+
+impl HandlerError {
+    /// The failed call, when a call failed.
+    pub fn port(&self) -> Option<&PortError> {
+        match self {
+            Self::Event(_) => None,
+            Self::Journal(e) | Self::Workspaces(e) => Some(e),
+        }
+    }
 }
 
 /// `Workspace_Alarm_Create`: CloudTrail saw CreateWorkspaces. For every new WorkSpace
@@ -43,18 +56,21 @@ pub async fn alarm_create<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     };
     let mut steps = Vec::new();
     for chunk in ids.chunks(MAX_BATCH) {
-        let described = ports.workspaces.describe(chunk).await?;
+        let described = ports.workspaces.describe(chunk).await.map_err(HandlerError::Workspaces)?;
         for id in chunk.iter().filter(|id| !described.iter().any(|d| &d.id == *id)) {
             // Eventual consistency: the reconciler's next sweep enrols it.
             tracing::info!(workspace = %id, "not visible yet; leaving it to the next sweep");
         }
         for desc in &described {
-            let record = ports.journal.get(&desc.spec.desk()).await?;
+            let record = ports.journal.get(&desc.spec.desk()).await.map_err(HandlerError::Journal)?;
             // Our own re-create is already its desk's WorkSpace: no tags to read (a call
             // each, against a shared 2 requests/s budget).
             let ours = record.as_ref().is_some_and(|r| r.workspace_id() == Some(&desc.id));
-            let tags =
-                if config.selector.needs_tags() && !ours { Some(ports.workspaces.tags(&desc.id).await?) } else { None };
+            let tags = if config.selector.needs_tags() && !ours {
+                Some(ports.workspaces.tags(&desc.id).await.map_err(HandlerError::Workspaces)?)
+            } else {
+                None
+            };
             steps.extend(reconcile::on_workspace_seen(now, config, record.as_ref(), desc, tags.as_ref()));
         }
     }
@@ -79,7 +95,7 @@ pub async fn alarm_delete<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     let mut steps =
         vec![Step { write: None, actions: ids.iter().cloned().map(reconcile::Action::DeleteAlarm).collect() }];
     for id in &ids {
-        if let Some(record) = ports.journal.find_by_workspace(id).await? {
+        if let Some(record) = ports.journal.find_by_workspace(id).await.map_err(HandlerError::Journal)? {
             steps.extend(reconcile::on_terminated(&record, id));
         }
     }
@@ -87,10 +103,11 @@ pub async fn alarm_delete<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     Ok(report)
 }
 
-/// `Workspace_Term_Rebuild`: a disconnect alarm fired (via SNS), or a user logged in
-/// ("WorkSpaces Access"). Records the fact in the journal and returns at once; the
-/// reconciler terminates when the grace period is over, after re-checking the
-/// connection. Unmanaged WorkSpaces are ignored (S2).
+/// `Workspace_Term_Rebuild`, for the "WorkSpaces Access" rule's login events (and an
+/// SNS alarm delivered directly, as before the alarm queue): records the fact in the
+/// journal and returns at once; the reconciler terminates when the grace period is over,
+/// after re-checking the connection. Unmanaged WorkSpaces are ignored (S2). The alarm
+/// queue's batches go to [`term_rebuild_queue`].
 pub async fn term_rebuild<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     ports: Ports<'_, W, A, J, N>,
     config: &Config,
@@ -98,8 +115,66 @@ pub async fn term_rebuild<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     event: &serde_json::Value,
 ) -> Result<Report, HandlerError> {
     let mut report = Report::default();
+    record_facts(ports, config, now, events::parse_any(event)?, &mut report).await?;
+    Ok(report)
+}
+
+/// What [`term_rebuild_queue`] did with a batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueReport {
+    /// The batch's work, summed over its messages.
+    pub report: Report,
+    /// The `messageId`s to redeliver (the partial batch response): each message that
+    /// could not be read or whose fact did not reach the journal, and no other.
+    pub failed: Vec<String>,
+}
+
+/// `Workspace_Term_Rebuild` for a batch from the alarm queue (SQS event source mapping).
+/// Each message is recorded on its own, so one that fails (unreadable, a journal error, a
+/// lost write race) is named for redelivery and the others are deleted. An unreadable
+/// message fails at every delivery until the queue's redrive policy moves it to the
+/// dead-letter queue: kept for an admin to read, never retried for ever.
+pub async fn term_rebuild_queue<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
+    ports: Ports<'_, W, A, J, N>,
+    config: &Config,
+    now: Timestamp,
+    event: &serde_json::Value,
+) -> Result<QueueReport, HandlerError> {
+    let mut out = QueueReport::default();
+    for message in blankslate_core::sqs::parse_sqs(event)? {
+        let mut report = Report::default();
+        let recorded = match message.events {
+            Ok(events) => match record_facts(ports, config, now, events, &mut report).await {
+                Ok(()) => report.errors.is_empty() && report.conflicts == 0,
+                Err(e) => {
+                    report.error("reading the journal", e);
+                    false
+                }
+            },
+            Err(e) => {
+                report.error("unreadable message (to the dead-letter queue after its last receive)", e);
+                false
+            }
+        };
+        if !recorded {
+            tracing::warn!(message_id = %message.message_id, "to be redelivered");
+            out.failed.push(message.message_id);
+        }
+        out.report.absorb(report);
+    }
+    Ok(out)
+}
+
+/// Records disconnects and logins of managed WorkSpaces in the journal.
+async fn record_facts<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
+    ports: Ports<'_, W, A, J, N>,
+    config: &Config,
+    now: Timestamp,
+    facts: Vec<Event>,
+    report: &mut Report,
+) -> Result<(), HandlerError> {
     let mut steps = Vec::new();
-    for event in events::parse_any(event)? {
+    for event in facts {
         type Decide = fn(&Record, &WorkspaceId, Timestamp, Timestamp) -> Option<Step>;
         let (id, at, decide): (WorkspaceId, Timestamp, Decide) = match event {
             Event::DisconnectAlarm { workspace_id, at, time_from } => {
@@ -111,13 +186,13 @@ pub async fn term_rebuild<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
             Event::UserLoggedIn { workspace_id, at, .. } => (workspace_id, at, reconcile::on_login),
             Event::WorkspacesCreated { .. } | Event::WorkspacesTerminated { .. } => continue,
         };
-        match ports.journal.find_by_workspace(&id).await? {
+        match ports.journal.find_by_workspace(&id).await.map_err(HandlerError::Journal)? {
             Some(record) => steps.extend(decide(&record, &id, at, now)),
             None => tracing::info!(workspace = %id, "not managed; ignored"),
         }
     }
-    execute(ports, config, now, steps, &mut report).await;
-    Ok(report)
+    execute(ports, config, now, steps, report).await;
+    Ok(())
 }
 
 /// The reconciler, run every reconcile period: advances due rebuilds in batches,
@@ -133,7 +208,7 @@ pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     config: &Config,
     now: Timestamp,
 ) -> Result<Report, HandlerError> {
-    let mut records = ports.journal.list().await?;
+    let mut records = ports.journal.list().await.map_err(HandlerError::Journal)?;
     let mut report = Report::default();
     let (ceiling, period) = (config.api_budget_per_tick, config.reconcile_period);
     let (pacing, known) = match ports.journal.pacing().await {

@@ -4,7 +4,7 @@
 //! |---------------------------|---------------------------|------------------------------------------------|
 //! | [`alarm_create`]          | `Workspace_Alarm_Create`  | CloudTrail `CreateWorkspaces` via EventBridge  |
 //! | [`alarm_delete`]          | `Workspace_Alarm_Del`     | CloudTrail `TerminateWorkspaces` via EventBridge |
-//! | [`term_rebuild`]          | `Workspace_Term_Rebuild`  | the disconnect alarm via SNS; "WorkSpaces Access" logins |
+//! | [`term_rebuild`]          | `Workspace_Term_Rebuild`  | "WorkSpaces Access" logins; [`term_rebuild_queue`]: the disconnect alarm via SNS → SQS |
 //! | [`reconcile`]             | (new)                     | a schedule, every reconcile period             |
 //!
 //! The event functions only record facts in the journal and arm or disarm alarms; they
@@ -24,4 +24,6 @@ pub mod ports;
 
 pub use directory::reconcile_with_directory;
 pub use execute::Report;
-pub use functions::{alarm_create, alarm_delete, reconcile, term_rebuild, HandlerError};
+pub use functions::{
+    alarm_create, alarm_delete, reconcile, term_rebuild, term_rebuild_queue, HandlerError, QueueReport,
+};

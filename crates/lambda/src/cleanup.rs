@@ -17,7 +17,7 @@ use blankslate_directory::{Directory, DirectoryError, Settings};
 use blankslate_handlers::ports::Directory as _;
 use tokio::sync::Mutex;
 
-use crate::{env, required};
+use crate::{env, required, FunctionError};
 
 /// Per connection attempt and per LDAP operation: with two or three controllers to try,
 /// well inside the function's 60 s timeout.
@@ -74,9 +74,9 @@ impl CleanupShell {
     }
 
     /// One request: its answer as JSON. Every failure is in the answer.
-    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, lambda_runtime::Error> {
+    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, FunctionError> {
         let request: Request = serde_json::from_value(event)
-            .map_err(|e| format!("not a directory clean-up request ({{\"delete\": {{\"items\": [...]}}}} or {{\"check\": {{\"prefix\": ...}}}}): {e}"))?;
+            .map_err(|e| FunctionError::BadEvent(format!("not a directory clean-up request ({{\"delete\": {{\"items\": [...]}}}} or {{\"check\": {{\"prefix\": ...}}}}): {e}")))?;
         let mut cached = self.directory.lock().await;
         let answer = match request {
             Request::Delete { items } => {
@@ -93,7 +93,7 @@ impl CleanupShell {
                 for (item, outcome) in items.iter().zip(&outcomes) {
                     tracing::info!(desk = %item.desk, computer = %item.computer_name, ?outcome, "clean-up");
                 }
-                serde_json::to_value(Deleted { outcomes })?
+                serde_json::to_value(Deleted { outcomes }).map_err(|e| FunctionError::Internal(e.to_string()))?
             }
             Request::Check { prefix } => {
                 let checked = match self.directory(&mut cached).await {
@@ -103,7 +103,7 @@ impl CleanupShell {
                 if matches!(&checked.bound, Err(f) if f.kind == FailureKind::BadCredentials) {
                     *cached = None;
                 }
-                serde_json::to_value(checked)?
+                serde_json::to_value(checked).map_err(|e| FunctionError::Internal(e.to_string()))?
             }
         };
         Ok(answer)

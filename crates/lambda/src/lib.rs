@@ -20,7 +20,7 @@ use blankslate_core::config::{AlarmMode, Config};
 use blankslate_core::reconcile::Notice;
 use blankslate_core::{Timestamp, ValidationError};
 use blankslate_handlers::ports::{Notifier, PortResult, Ports};
-use blankslate_handlers::{self as handlers, Report};
+use blankslate_handlers::{self as handlers, HandlerError, Report};
 
 /// Environment variables of the shell itself (the decision settings are
 /// `blankslate_core::config::settings`).
@@ -115,6 +115,67 @@ impl std::fmt::Debug for ConfigError {
     }
 }
 
+/// Why an invocation failed, as Lambda reports it: `errorType` is one of a small closed
+/// set an admin (or a metric filter on the function's log) can act on, `errorMessage` the
+/// error's own text. Without this the runtime names the Rust type
+/// (`&alloc::boxed::Box<dyn core::error::Error + ...>`), which says nothing.
+///
+/// | `errorType`  | meaning                                                           |
+/// |--------------|-------------------------------------------------------------------|
+/// | `BadEvent`   | the event is not one this function reads (mis-wired rule, garbage) |
+/// | `Config`     | the function's configuration cannot serve this invocation          |
+/// | `Journal`    | a journal (DynamoDB) read the invocation depends on failed          |
+/// | `Workspaces` | a WorkSpaces read the invocation depends on failed                 |
+/// | `Internal`   | a bug: an answer could not be written                              |
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FunctionError {
+    /// `BadEvent`.
+    #[error("{0}")]
+    BadEvent(String),
+    /// `Config`.
+    #[error("{0}")]
+    Config(String),
+    /// `Journal`.
+    #[error("{0}")]
+    Journal(String),
+    /// `Workspaces`.
+    #[error("{0}")]
+    Workspaces(String),
+    /// `Internal`.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl FunctionError {
+    /// The `errorType` Lambda reports.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::BadEvent(_) => "BadEvent",
+            Self::Config(_) => "Config",
+            Self::Journal(_) => "Journal",
+            Self::Workspaces(_) => "Workspaces",
+            Self::Internal(_) => "Internal",
+        }
+    }
+}
+
+impl From<HandlerError> for FunctionError {
+    fn from(error: HandlerError) -> Self {
+        let message = error.to_string();
+        match error {
+            HandlerError::Event(_) => Self::BadEvent(message),
+            HandlerError::Journal(_) => Self::Journal(message),
+            HandlerError::Workspaces(_) => Self::Workspaces(message),
+        }
+    }
+}
+
+impl From<FunctionError> for lambda_runtime::Diagnostic {
+    fn from(error: FunctionError) -> Self {
+        Self { error_type: error.error_type().to_owned(), error_message: error.to_string() }
+    }
+}
+
 /// Everything a warm function keeps between invocations.
 pub enum Shell {
     /// The four functions that manage the fleet.
@@ -157,7 +218,7 @@ impl Shell {
     }
 
     /// Handles one invocation.
-    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, lambda_runtime::Error> {
+    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, FunctionError> {
         match self {
             Self::Fleet(shell) => shell.handle(event).await,
             Self::DirectoryCleanup(shell) => shell.handle(event).await,
@@ -219,7 +280,7 @@ impl FleetShell {
     /// Handles one invocation. A bad event or an unreachable journal fails the
     /// invocation (so Lambda's error metrics and retries see it); per-item failures are
     /// in the returned report and are retried by the reconciler.
-    async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, lambda_runtime::Error> {
+    async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, FunctionError> {
         let now = wall_clock();
         let ports = Ports {
             workspaces: &self.workspaces,
@@ -231,6 +292,14 @@ impl FleetShell {
         let report = match self.function {
             Function::AlarmCreate => handlers::alarm_create(ports, config, now, &event).await?,
             Function::AlarmDelete => handlers::alarm_delete(ports, config, now, &event).await?,
+            Function::TermRebuild if blankslate_core::sqs::is_sqs_event(&event) => {
+                // The alarm queue's batch: the answer is the partial batch response, which
+                // names exactly the messages SQS must deliver again.
+                let batch = handlers::term_rebuild_queue(ports, config, now, &event).await?;
+                log_report(self.function, &batch.report);
+                tracing::info!(redelivered = batch.failed.len(), "batch done");
+                return Ok(blankslate_core::sqs::batch_response(&batch.failed));
+            }
             Function::TermRebuild => handlers::term_rebuild(ports, config, now, &event).await?,
             Function::Reconcile => {
                 if let Ok(trigger) = serde_json::from_value::<EventBridgeEvent>(event) {
@@ -239,7 +308,9 @@ impl FleetShell {
                 handlers::reconcile_with_directory(ports, self.directory.as_ref(), config, now).await?
             }
             // `Shell::new` gives this function its own shell; never a fleet shell.
-            Function::DirectoryCleanup => return Err("the directory clean-up function has no fleet shell".into()),
+            Function::DirectoryCleanup => {
+                return Err(FunctionError::Config("the directory clean-up function has no fleet shell".into()))
+            }
         };
         log_report(self.function, &report);
         if let Some(line) = pacing_metrics(&self.name, config, &report, now) {
@@ -318,6 +389,31 @@ fn summary(report: &Report) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_names_its_error_type_and_its_own_message() {
+        use blankslate_handlers::ports::{ErrorKind, PortError};
+        let bad = blankslate_core::events::parse_any(&serde_json::json!({"hello": 1})).unwrap_err();
+        let journal = PortError::new(ErrorKind::Unavailable, "Query", "connection reset");
+        let cases = [
+            (FunctionError::from(HandlerError::Event(bad)), "BadEvent", "bad event: unrecognised event: neither"),
+            (
+                HandlerError::Journal(journal.clone()).into(),
+                "Journal",
+                "journal: Query failed (Unavailable): connection reset",
+            ),
+            (HandlerError::Workspaces(journal).into(), "Workspaces", "WorkSpaces: Query failed"),
+            (FunctionError::Config("no fleet shell".into()), "Config", "no fleet shell"),
+        ];
+        for (error, error_type, message) in cases {
+            let diagnostic = lambda_runtime::Diagnostic::from(error);
+            assert_eq!(diagnostic.error_type, error_type);
+            assert!(diagnostic.error_message.starts_with(message), "{}", diagnostic.error_message);
+            // What the runtime posts to /invocation/{id}/error.
+            let body = serde_json::to_value(&diagnostic).unwrap();
+            assert_eq!(body["errorType"], error_type, "{body}");
+        }
+    }
 
     #[test]
     fn a_tick_logs_its_learned_rate_as_embedded_metrics() {

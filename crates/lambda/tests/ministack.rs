@@ -176,6 +176,8 @@ async fn the_functions_answer_real_invocations_in_ministack() {
     let (error, payload) = stack.invoke(&rebuild_fn, &garbage).await;
     assert!(error.is_some(), "garbage was accepted: {payload}");
     assert!(payload.to_string().contains("Records[0].Sns.Message"), "{payload}");
+    // Named by its errorType, not by a Rust type (`FunctionError`).
+    assert_eq!(payload["errorType"], "BadEvent", "{payload}");
 
     emulator.shutdown().await;
 }

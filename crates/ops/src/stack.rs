@@ -38,6 +38,8 @@ pub mod outputs {
     pub const RECONCILER_FUNCTION: &str = "ReconcilerFunctionName";
     /// The event functions' dead-letter queue.
     pub const DEAD_LETTER_QUEUE: &str = "DeadLetterQueueUrl";
+    /// The alarm queue Term_Rebuild drains (stacks deployed since issue 11).
+    pub const DISCONNECT_QUEUE: &str = "DisconnectQueueUrl";
     /// The directory clean-up function (only when clean-up is configured).
     pub const DIRECTORY_CLEANUP_FUNCTION: &str = "DirectoryCleanupFunctionName";
 }

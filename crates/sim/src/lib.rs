@@ -30,6 +30,7 @@ mod gate;
 pub mod limits;
 pub mod metrics;
 mod open;
+mod queue;
 pub mod report;
 mod run;
 pub mod scenario;

@@ -61,6 +61,10 @@ pub struct Metrics {
     pub events_duplicated: u64,
     /// Events delivered late by an injected fault.
     pub events_delayed: u64,
+    /// Batches Lambda's SQS poller handed Workspace_Term_Rebuild from the alarm queue.
+    pub queue_batches: u64,
+    /// Alarm messages moved to the alarm queue's dead-letter queue.
+    pub dead_letters: u64,
     /// Per rebuild: the control plane's overhead, the time to a fresh desktop beyond the
     /// grace period and AWS's own terminate and create time.
     pub overhead: Vec<Duration>,

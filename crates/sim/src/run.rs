@@ -26,6 +26,7 @@ use serde::Serialize;
 use crate::aws::SimAws;
 use crate::metrics::{Metrics, EVENT_FUNCTION_GB, RECONCILER_GB};
 use crate::open::Metric;
+use crate::queue;
 use crate::scenario::Scenario;
 use crate::seed_policy::SeedFunctions;
 use crate::timeline::{Actor, Entry, EntryKind};
@@ -92,6 +93,8 @@ pub struct Simulation {
     aws: SimAws,
     /// When each of our running function instances ends (for Lambda concurrency).
     running: BinaryHeap<Reverse<Timestamp>>,
+    /// When each batch the alarm queue's poller has in flight ends.
+    esm_running: BinaryHeap<Reverse<Timestamp>>,
     policy: Policy,
     seed: u64,
     seed_functions: SeedFunctions,
@@ -118,6 +121,7 @@ impl Simulation {
         Self {
             aws: SimAws::new(world),
             running: BinaryHeap::new(),
+            esm_running: BinaryHeap::new(),
             policy,
             seed,
             seed_functions: SeedFunctions::default(),
@@ -163,6 +167,7 @@ impl Simulation {
                     world.schedule_in(period, Due::Reconcile);
                 }
                 Due::SeedWake(invocation) => self.seed_functions.wake(&mut self.aws.world(), invocation),
+                Due::Poll => self.poll(),
                 other => self.aws.world().advance(other, self.policy),
             }
         }
@@ -182,6 +187,8 @@ impl Simulation {
 
     fn deliver_attempt(&mut self, function: Function, event: &serde_json::Value, attempt: u8) {
         match self.policy {
+            // The disconnect topic's subscriber is the alarm queue, not the function.
+            Policy::Blankslate if function == Function::TermRebuild && is_sns(event) => self.enqueue(event),
             Policy::Blankslate => self.invoke(Some((function, event)), attempt),
             Policy::Seed => self.seed_functions.deliver(&mut self.aws.world(), function, event),
         }
@@ -210,44 +217,23 @@ impl Simulation {
     /// time (a model: start-up, a round trip per call, and any wait for API tokens), the
     /// concurrency it adds, and Lambda's two retries of a failed event invocation.
     fn invoke(&mut self, event: Option<(Function, &serde_json::Value)>, attempt: u8) {
-        let aws = &self.aws;
-        let (config, now, calls_before, idle) = {
-            let mut world = aws.world();
-            let now = world.now;
-            while self.running.peek().is_some_and(|Reverse(end)| *end <= now) {
-                self.running.pop();
+        let Some((config, now, calls_before)) = self.begin_invocation(event.is_some()) else {
+            // Lambda throttles the invocation: an event waits in the async queue, a
+            // schedule tick is simply missed.
+            if let Some((function, event)) = event {
+                self.aws.world().schedule_in(Duration::from_secs(60), Due::Retry(function, event.clone(), attempt));
             }
-            if self.running.len() >= world.scenario.lambda_concurrency {
-                // Lambda throttles the invocation: an event waits in the async queue, a
-                // schedule tick is simply missed.
-                if let Some((function, event)) = event {
-                    world.schedule_in(Duration::from_secs(60), Due::Retry(function, event.clone(), attempt));
-                }
-                return;
-            }
-            world.caller = Actor::Blankslate;
-            // The reconciler spreads its tick's calls over its period at the rate it has
-            // learned, so a call may wait for a token until the period ends; beyond
-            // that its SDK gives up with ThrottlingException, as an event function's does.
-            world.patience = if event.is_some() { EVENT_PATIENCE } else { world.scenario.config.reconcile_period };
-            world.waited = Duration::ZERO;
-            world.crashed = false;
-            world.calls_in_invocation = 0;
-            // A crashing invocation dies between two of its first 64 calls (or not at all
-            // if it makes fewer).
-            let crash = world.scenario.faults.crash;
-            world.crash_at =
-                if world.faults_on() && world.chance(crash) { Some(world.rng.random_range(1..=64)) } else { None };
-            let idle = event.is_none() && world.reconcile_tick_is_idle();
-            (world.scenario.config.clone(), now, world.metrics.api_calls.values().sum::<u64>(), idle)
+            return;
         };
+        let aws = &self.aws;
+        let idle = event.is_none() && aws.world().reconcile_tick_is_idle();
         let ports = Ports { workspaces: aws, alarms: aws, journal: aws, notifier: aws };
         let name = event.map_or("reconcile", |(f, _)| f.name());
         let result = if idle {
             // The tick would list the journal and find nothing to read or do: account for
             // exactly that (same calls, same time) without copying every record.
             let scan = aws.world().journal_scan_pages();
-            Some(scan.map(|()| handlers::Report::default()).map_err(HandlerError::Port))
+            Some(scan.map(|()| handlers::Report::default()).map_err(HandlerError::Journal))
         } else {
             run_inline(async {
                 match event {
@@ -258,25 +244,10 @@ impl Simulation {
                 }
             })
         };
-        let mut world = aws.world();
-        world.caller = Actor::Admin;
-        let crashed = std::mem::take(&mut world.crashed);
-        let calls = world.metrics.api_calls.values().sum::<u64>() - calls_before;
-        *world.metrics.invocations.entry(name).or_default() += 1;
-        let memory_gb = if event.is_some() { EVENT_FUNCTION_GB } else { RECONCILER_GB };
-        let seconds = estimated_seconds(calls) + world.waited.as_secs_f64();
-        world.metrics.lambda_gb_seconds += memory_gb * seconds;
-        self.running.push(Reverse(now + Duration::from_secs_f64(seconds)));
-        world.metrics.peak_concurrency = world.metrics.peak_concurrency.max(self.running.len());
-        let minute = world.minute();
-        world.metrics.series.concurrency(minute, self.running.len());
-        let transient = match &result {
-            Some(Ok(_)) => crashed,
-            Some(Err(HandlerError::Port(e))) => matches!(e.kind, ErrorKind::Throttled | ErrorKind::Unavailable),
-            _ => false,
-        };
-        match result {
-            _ if transient => {
+        let (crashed, _) = self.finish_invocation(name, event.is_some(), now, calls_before);
+        let mut world = self.aws.world();
+        match result.map(|r| r.map(|_| ())) {
+            Some(outcome) if crashed || failed_transiently(&outcome.as_ref().map(|_| ())) => {
                 // The invocation failed as a function fails in Lambda: an event is retried
                 // twice (after about 1 and 2 minutes), then dropped; the schedule runs the
                 // reconciler again anyway.
@@ -286,7 +257,7 @@ impl Simulation {
                     world.schedule_in(after, Due::Retry(function, event.clone(), attempt + 1));
                 }
             }
-            Some(Ok(_)) => {}
+            Some(Ok(())) => {}
             Some(Err(e)) => {
                 let detail = format!("{name} failed: {e}");
                 world.violation("handler", String::new(), None, detail);
@@ -294,6 +265,174 @@ impl Simulation {
             None => world.violation("handler", String::new(), None, format!("{name} waited on a simulated port")),
         }
     }
+
+    /// Starts an invocation: `None` when the account's concurrency is used up (Lambda
+    /// throttles it); else the configuration, the time and the API calls so far.
+    fn begin_invocation(&mut self, event: bool) -> Option<(blankslate_core::config::Config, Timestamp, u64)> {
+        let mut world = self.aws.world();
+        let now = world.now;
+        while self.running.peek().is_some_and(|Reverse(end)| *end <= now) {
+            self.running.pop();
+        }
+        if self.running.len() >= world.scenario.lambda_concurrency {
+            return None;
+        }
+        world.caller = Actor::Blankslate;
+        // The reconciler spreads its tick's calls over its period at the rate it has
+        // learned, so a call may wait for a token until the period ends; beyond
+        // that its SDK gives up with ThrottlingException, as an event function's does.
+        world.patience = if event { EVENT_PATIENCE } else { world.scenario.config.reconcile_period };
+        world.waited = Duration::ZERO;
+        world.crashed = false;
+        world.calls_in_invocation = 0;
+        // A crashing invocation dies between two of its first 64 calls (or not at all
+        // if it makes fewer).
+        let crash = world.scenario.faults.crash;
+        world.crash_at =
+            if world.faults_on() && world.chance(crash) { Some(world.rng.random_range(1..=64)) } else { None };
+        Some((world.scenario.config.clone(), now, world.metrics.api_calls.values().sum::<u64>()))
+    }
+
+    /// Ends an invocation begun at `now`: bills it, counts its concurrency. Returns whether
+    /// it died at an injected crash, and when it ends.
+    fn finish_invocation(
+        &mut self,
+        name: &'static str,
+        event: bool,
+        now: Timestamp,
+        calls_before: u64,
+    ) -> (bool, Timestamp) {
+        let mut world = self.aws.world();
+        world.caller = Actor::Admin;
+        let crashed = std::mem::take(&mut world.crashed);
+        let calls = world.metrics.api_calls.values().sum::<u64>() - calls_before;
+        *world.metrics.invocations.entry(name).or_default() += 1;
+        let memory_gb = if event { EVENT_FUNCTION_GB } else { RECONCILER_GB };
+        let seconds = estimated_seconds(calls) + world.waited.as_secs_f64();
+        world.metrics.lambda_gb_seconds += memory_gb * seconds;
+        let ends = now + Duration::from_secs_f64(seconds);
+        self.running.push(Reverse(ends));
+        world.metrics.peak_concurrency = world.metrics.peak_concurrency.max(self.running.len());
+        let minute = world.minute();
+        world.metrics.series.concurrency(minute, self.running.len());
+        (crashed, ends)
+    }
+
+    /// SNS delivers an alarm notification to the alarm queue (raw message delivery: the
+    /// body is the notification itself), and the poller hears of it.
+    fn enqueue(&mut self, event: &serde_json::Value) {
+        let mut world = self.aws.world();
+        let now = world.now;
+        for record in event["Records"].as_array().into_iter().flatten() {
+            let body = record["Sns"]["Message"].as_str().map_or_else(|| record.to_string(), str::to_owned);
+            world.alarm_queue.send(body, now);
+        }
+        let visible = world.alarm_queue.visible(now);
+        drop(world);
+        // The poller sends a full batch at once, else what it has when the window ends.
+        self.poll_at(if visible >= queue::BATCH_SIZE { now } else { now + queue::BATCHING_WINDOW });
+    }
+
+    /// Schedules the poller's wake-up at `at`, unless one is due no later.
+    fn poll_at(&mut self, at: Timestamp) {
+        let mut world = self.aws.world();
+        let now = world.now;
+        let pending = world.alarm_queue.next_poll.filter(|&p| p > now || p == at);
+        if pending.is_none_or(|p| at < p) {
+            world.alarm_queue.next_poll = Some(at);
+            world.schedule(at, Due::Poll);
+        }
+    }
+
+    /// Lambda's SQS poller: hands Workspace_Term_Rebuild every visible message, a batch at
+    /// a time, as far as the mapping's concurrency allows; deletes what each batch did not
+    /// fail; looks again when a batch ends or a message becomes visible again.
+    fn poll(&mut self) {
+        let now = self.now();
+        {
+            let mut world = self.aws.world();
+            if world.alarm_queue.next_poll.is_some_and(|p| p <= now) {
+                world.alarm_queue.next_poll = None;
+            }
+        }
+        while self.esm_running.peek().is_some_and(|Reverse(end)| *end <= now) {
+            self.esm_running.pop();
+        }
+        loop {
+            let (capacity, batch) = {
+                let mut world = self.aws.world();
+                let capacity = world.alarm_queue.concurrency(now);
+                if self.esm_running.len() >= capacity || world.alarm_queue.visible(now) == 0 {
+                    break;
+                }
+                let dead_before = world.alarm_queue.dead_letters.len();
+                let batch = world.alarm_queue.receive(now);
+                let dead: Vec<(String, String)> = world.alarm_queue.dead_letters[dead_before..].to_vec();
+                for (id, body) in dead {
+                    world.dead_letter(&id, &body);
+                }
+                (capacity, batch)
+            };
+            if batch.is_empty() {
+                continue;
+            }
+            let Some(ends) = self.invoke_batch(&batch) else { break };
+            self.esm_running.push(Reverse(ends));
+            debug_assert!(self.esm_running.len() <= capacity);
+        }
+        let world = self.aws.world();
+        let next = if world.alarm_queue.visible(now) > 0 {
+            // Every poller busy: look again when the first batch ends.
+            self.esm_running.peek().map(|Reverse(end)| *end).or(Some(now + Duration::from_secs(1)))
+        } else {
+            world.alarm_queue.next_visible(now)
+        };
+        drop(world);
+        if let Some(at) = next {
+            self.poll_at(at);
+        }
+    }
+
+    /// One batch from the alarm queue, as the event source mapping invokes it. Returns when
+    /// the invocation ends, or `None` when Lambda throttled it (the messages come back
+    /// after their visibility timeout).
+    fn invoke_batch(&mut self, batch: &[blankslate_core::sqs::Delivery]) -> Option<Timestamp> {
+        let (config, now, calls_before) = self.begin_invocation(true)?;
+        let event = {
+            let mut world = self.aws.world();
+            let ctx = world.emit_context();
+            let queue = format!("arn:aws:sqs:{}:{}:Workspace_Disconnected_Queue", ctx.region, ctx.account);
+            blankslate_core::sqs::sqs_event(&queue, &ctx.region, &ctx.account, batch)
+        };
+        let aws = &self.aws;
+        let ports = Ports { workspaces: aws, alarms: aws, journal: aws, notifier: aws };
+        let result = run_inline(handlers::term_rebuild_queue(ports, &config, now, &event));
+        let name = Function::TermRebuild.name();
+        let (crashed, ends) = self.finish_invocation(name, true, now, calls_before);
+        let mut world = self.aws.world();
+        world.metrics.queue_batches += 1;
+        match result {
+            // A crash or a failed invocation: the whole batch comes back after the
+            // visibility timeout (nothing is deleted).
+            Some(outcome) if crashed || failed_transiently(&outcome.as_ref().map(|_| ())) => {
+                world.metrics.failed_invocations += 1;
+            }
+            Some(Ok(answer)) => world.alarm_queue.settle(batch, &answer.failed),
+            Some(Err(e)) => world.violation("handler", String::new(), None, format!("{name} failed on a batch: {e}")),
+            None => world.violation("handler", String::new(), None, format!("{name} waited on a simulated port")),
+        }
+        Some(ends)
+    }
+}
+
+/// A failed call Lambda's retries are for (throttled, or a 5xx/timeout).
+fn failed_transiently(outcome: &Result<(), &HandlerError>) -> bool {
+    matches!(outcome, Err(e) if e.port().is_some_and(|e| matches!(e.kind, ErrorKind::Throttled | ErrorKind::Unavailable)))
+}
+
+/// An event as SNS hands it to a subscriber.
+fn is_sns(event: &serde_json::Value) -> bool {
+    event.pointer("/Records/0/EventSource").and_then(serde_json::Value::as_str) == Some("aws:sns")
 }
 
 /// How long an event function's calls may wait for an API token: its SDK retries within
@@ -376,7 +515,7 @@ impl World {
                 self.sample_states();
                 self.schedule_in(Duration::from_secs(60 * u64::from(SAMPLE_MINUTES)), Due::Sample);
             }
-            Due::Deliver(..) | Due::Retry(..) | Due::Reconcile | Due::SeedWake(_) => {}
+            Due::Deliver(..) | Due::Retry(..) | Due::Reconcile | Due::SeedWake(_) | Due::Poll => {}
         }
     }
 

@@ -63,6 +63,8 @@ pub enum Due {
     Retry(Function, serde_json::Value, u8),
     /// Sample the fleet's states for the report.
     Sample,
+    /// Lambda's SQS poller looks at the alarm queue (`crate::queue`).
+    Poll,
 }
 
 /// A WorkSpace as the simulated service holds it.
@@ -187,6 +189,8 @@ pub struct World {
     by_desk: BTreeMap<DeskKey, Vec<WorkspaceId>>,
     /// The directory the WorkSpaces join (issue 14).
     pub(crate) directory: crate::directory::SimDirectory,
+    /// The alarm queue between the disconnect topic and Workspace_Term_Rebuild (issue 11).
+    pub(crate) alarm_queue: crate::queue::AlarmQueue,
 }
 
 impl World {
@@ -225,6 +229,7 @@ impl World {
             recently_removed: BTreeMap::new(),
             by_desk: BTreeMap::new(),
             directory: Default::default(),
+            alarm_queue: Default::default(),
         }
     }
 
@@ -351,6 +356,26 @@ impl World {
             self.recently_removed.insert(id.clone(), (w.clone(), now));
         }
         Some(w)
+    }
+
+    /// The alarm queue moved a message to its dead-letter queue. The reconciler's sweeps
+    /// catch the disconnect anyway; a message no function could ever read is a bug worth
+    /// a violation (only garbage is unreadable: every real message parses).
+    pub(crate) fn dead_letter(&mut self, id: &str, body: &str) {
+        self.metrics.dead_letters += 1;
+        let delivery = blankslate_core::sqs::Delivery {
+            message_id: id.to_owned(),
+            body: body.to_owned(),
+            sent_at: self.now,
+            receive_count: crate::queue::MAX_RECEIVE_COUNT,
+        };
+        let event = blankslate_core::sqs::sqs_event("", "", "", &[delivery]);
+        if let Ok([message]) = blankslate_core::sqs::parse_sqs(&event).as_deref() {
+            if let Err(e) = &message.events {
+                let detail = format!("Workspace_Term_Rebuild: message {id} moved to the dead-letter queue: {e}");
+                self.violation("handler", String::new(), None, detail);
+            }
+        }
     }
 
     pub(crate) fn emit_context(&mut self) -> EmitContext {
@@ -790,7 +815,9 @@ impl World {
             let message = events::alarm_message(&alarm_name(id), id, "ALARM", "OK", self.now, window_start, &ctx);
             let topic = format!("arn:aws:sns:{}:{}:Workspace_Disconnected_Topic", ctx.region, ctx.account);
             let event = events::sns_event(&ctx, &topic, &[(ctx.event_id.clone(), message, self.now)]);
-            self.schedule_in(Duration::from_secs(1), Due::Deliver(Function::TermRebuild, event));
+            // To the topic's subscriber: the alarm queue for blankslate (`Simulation::enqueue`),
+            // the function itself for the seed.
+            self.schedule_in(crate::queue::SNS_DELIVERY, Due::Deliver(Function::TermRebuild, event));
         } else if !breaching && in_alarm {
             self.alarms.insert(id.clone(), false);
         }

@@ -768,6 +768,12 @@ pub async fn run(stack: &DeployedStack, now: SystemTime, mut step: impl FnMut(&s
             notification_topic: stack.outputs.get(outputs::NOTIFICATION_TOPIC).cloned().unwrap_or_default(),
             selector: stack.config.selector.clone(),
             directory: directory.clone(),
+            // The queue's URL ends in its name.
+            alarm_queue: stack
+                .outputs
+                .get(outputs::DISCONNECT_QUEUE)
+                .and_then(|url| url.rsplit('/').next())
+                .map(str::to_owned),
         };
         let policies = read_policies(&iam, &role).await;
         checks.push(role_check(&scope, name, &RoleObservation { function, role: Ok(role), policies }));
@@ -976,6 +982,7 @@ mod tests {
             notification_topic: "arn:aws:sns:eu-west-1:123456789012:bs-notify".into(),
             directory: None,
             selector: selector.parse().unwrap(),
+            alarm_queue: None,
         }
     }
 
@@ -1025,6 +1032,27 @@ mod tests {
         assert_eq!(role_check(&s, "bs", &obs(vec![("term-rebuild".into(), fixed)])).verdict, Verdict::Pass);
         let unread = RoleObservation { policies: Err("iam:ListRolePolicies: AccessDenied".into()), ..obs(vec![]) };
         assert_eq!(role_check(&s, "bs", &unread).verdict, Verdict::Warn);
+
+        // With the alarm queue, the role must also let the event source mapping drain it,
+        // and only that queue.
+        let queued = Scope { alarm_queue: Some("bs-Workspace_Disconnected_Queue".into()), ..s.clone() };
+        let fixed = policy.replace("\"dynamodb:UpdateItem\"", "\"dynamodb:GetItem\"");
+        let check = role_check(&queued, "bs", &obs(vec![("term-rebuild".into(), fixed.clone())]));
+        assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
+        assert!(
+            check
+                .found
+                .contains("sqs:ReceiveMessage on arn:aws:sqs:eu-west-1:123456789012:bs-Workspace_Disconnected_Queue"),
+            "{check:?}"
+        );
+        let drain = |queue: &str| {
+            format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes"],"Resource":"arn:aws:sqs:eu-west-1:123456789012:{queue}"}}]}}"#
+            )
+        };
+        let with = |queue: &str| obs(vec![("term-rebuild".into(), fixed.clone()), ("queue".into(), drain(queue))]);
+        assert_eq!(role_check(&queued, "bs", &with("other-queue")).verdict, Verdict::Fail);
+        assert_eq!(role_check(&queued, "bs", &with("bs-Workspace_Disconnected_Queue")).verdict, Verdict::Pass);
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub enum On {
     DirectoryFunction,
     /// The bind account's secret.
     DirectorySecret,
+    /// The alarm queue Term_Rebuild drains.
+    AlarmQueue,
 }
 
 /// One action a function's code performs.
@@ -176,6 +178,14 @@ pub fn needs(function: Function) -> &'static [Need] {
 /// the clean-up function.
 pub fn needs_in(function: Function, scope: &Scope) -> Vec<Need> {
     let mut list = needs(function).to_vec();
+    if function == Function::TermRebuild && scope.alarm_queue.is_some() {
+        // Lambda's poller acts as the function's role on the queue (the event source mapping).
+        list.extend([
+            need("sqs:ReceiveMessage", On::AlarmQueue, "the alarm queue's event source mapping"),
+            need("sqs:DeleteMessage", On::AlarmQueue, "the event source mapping deletes what the batch did not fail"),
+            need("sqs:GetQueueAttributes", On::AlarmQueue, "the event source mapping reads the queue's settings"),
+        ]);
+    }
     if function == Function::Reconciler && scope.directory.is_some() {
         list.push(need(
             "lambda:InvokeFunction",
@@ -212,6 +222,8 @@ pub struct Scope {
     pub selector: Selector,
     /// The directory clean-up, when configured.
     pub directory: Option<DirectoryScope>,
+    /// The alarm queue's name (stacks deployed before the queue have none).
+    pub alarm_queue: Option<String>,
 }
 
 /// One request to evaluate: resources that must all be allowed, and the condition context.
@@ -250,6 +262,7 @@ impl Scope {
                 "arn:{p}:lambda:{r}:{a}:function:{}",
                 self.directory.as_ref().map_or("", |d| d.function.as_str())
             )],
+            On::AlarmQueue => vec![format!("arn:{p}:sqs:{r}:{a}:{}", self.alarm_queue.as_deref().unwrap_or_default())],
             On::DirectorySecret => vec![self.directory.as_ref().map_or(String::new(), |d| d.secret_arn.clone())],
             On::ManagedWorkspace => {
                 if let Some((key, value)) = &tag {
