@@ -17,8 +17,16 @@ fn simulate_compares_both_policies_and_replays_from_its_seed() {
     let a = blankslate(&args);
     assert!(a.status.success(), "{}\n{}", stdout(&a), String::from_utf8_lossy(&a.stderr));
     let text = stdout(&a);
-    for line in ["policy", "blankslate", "seed", "overhead p99", "terminate+create calls/rebuild", "$/month per 1,000"]
-    {
+    for line in [
+        "policy",
+        "blankslate",
+        "seed",
+        "overhead p99",
+        "rate bound (API limit)",
+        "overhead p99 / rate bound",
+        "terminate+create calls/rebuild",
+        "$/month per 1,000",
+    ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
     assert!(text.contains("replay: blankslate simulate school-rush --workspaces 60 --hours 12 --policy both --seed 5"));
@@ -51,6 +59,18 @@ fn simulate_writes_a_report_and_metrics() {
     assert!(page.contains("<svg") && !page.contains("<script"));
     let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(metrics["summaries"].as_array().map(Vec::len), Some(2));
+    for summary in metrics["summaries"].as_array().unwrap() {
+        // Kiosk users leave all day: some rebuilds come due, so there is a bound to compare with.
+        assert!(summary["rate_bound"]["seconds"].as_f64().is_some_and(|s| s > 0.0), "{summary}");
+        assert!(summary["overhead_p99_to_bound"].is_number() || summary["overhead_p99"].is_null(), "{summary}");
+        assert!(summary["peak_concurrency"].as_u64().is_some_and(|n| n > 0), "{summary}");
+    }
+    // Both runs on one time axis: 6 hours, one value a minute through the last.
+    for series in metrics["series"].as_array().unwrap() {
+        assert_eq!(series["minutes"], 360);
+        assert_eq!(series["concurrency_per_minute"].as_array().map(Vec::len), Some(361));
+    }
+    assert!(page.contains("first due + bound"), "the bound is marked");
     std::fs::remove_dir_all(&dir).ok();
 }
 

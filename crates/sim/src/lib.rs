@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod aws;
+pub mod bound;
 pub mod campaign;
 pub mod directory;
 pub mod file;

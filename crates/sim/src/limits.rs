@@ -217,6 +217,17 @@ impl ApiLimits {
         Ok(())
     }
 
+    /// The rate in force from each instant on, in a run that starts at `start`: the first
+    /// entry is `start` itself, then every change that sets a rate (empty when the limit is
+    /// off). A change of burst alone keeps the rate, so it does not appear.
+    pub fn rates(&self, start: Timestamp) -> Vec<(Timestamp, f64)> {
+        if !self.is_on() {
+            return Vec::new();
+        }
+        let changes = self.changes.iter().filter_map(|c| c.rate_per_second.map(|r| (c.at.on_day_of(start), r)));
+        std::iter::once((start, self.rate_per_second)).chain(changes).collect()
+    }
+
     /// The command-line flags that give exactly this limit (`--no-throttling` when off),
     /// for replay lines: parsing them back yields an equal `ApiLimits`.
     pub fn flags(&self) -> String {

@@ -33,6 +33,10 @@ pub struct Metrics {
     pub rebuilds: u64,
     /// Per rebuild: from the user's disconnect to the fresh desktop.
     pub time_to_fresh: Vec<Duration>,
+    /// When rebuilds became due, after the run's start: a managed desk's user left and
+    /// stayed away for the grace period. What the workload asks for, whichever policy
+    /// runs (the rate bound's input, `crate::bound`); not in time order.
+    pub rebuilds_due: Vec<Duration>,
     /// Function invocations by function.
     pub invocations: BTreeMap<&'static str, u64>,
     /// Estimated Lambda GB-seconds.
@@ -93,8 +97,20 @@ pub struct Metrics {
 pub struct Series {
     /// API calls per minute, by operation.
     pub calls_per_minute: BTreeMap<&'static str, Vec<u32>>,
-    /// Most function instances running at once, per minute.
+    /// Most function instances running at once, per minute (an instance counts in every
+    /// minute it runs through, so the seed's sleeping functions show while they sleep).
     pub concurrency_per_minute: Vec<u32>,
+    /// Instances running after the last change of [`Series::concurrency_per_minute`].
+    #[serde(skip)]
+    running: u32,
+    /// Rebuilds that became due, per minute (see `Metrics::rebuilds_due`).
+    pub rebuilds_due_per_minute: Vec<u32>,
+    /// Rebuilds completed, per minute.
+    pub rebuilds_per_minute: Vec<u32>,
+    /// The run's length in minutes: once the run has ended every per-minute series holds
+    /// one more value (the minute the run ends in), so runs of different policies share
+    /// one time axis.
+    pub minutes: u32,
     /// Every `sample_minutes`: managed WorkSpaces by state (`in use`, `fresh`, `used idle`,
     /// `pending`, `terminating`) and users waiting for a desktop.
     pub states: BTreeMap<&'static str, Vec<u32>>,
@@ -106,23 +122,47 @@ pub struct Series {
 
 impl Series {
     pub(crate) fn count_call(&mut self, minute: usize, operation: &'static str) {
-        let row = self.calls_per_minute.entry(operation).or_default();
-        if row.len() <= minute {
-            row.resize(minute + 1, 0);
-        }
-        row[minute] += 1;
+        bump(self.calls_per_minute.entry(operation).or_default(), minute);
     }
 
     pub(crate) fn learned_rate(&mut self, minute: usize, per_second: f64) {
         self.learned_rate.push((minute as u32, per_second));
     }
 
+    /// From minute `minute` on, `running` instances run. Changes must come in time order:
+    /// the minutes since the last one are filled with the count it left.
     pub(crate) fn concurrency(&mut self, minute: usize, running: usize) {
         if self.concurrency_per_minute.len() <= minute {
-            self.concurrency_per_minute.resize(minute + 1, 0);
+            self.concurrency_per_minute.resize(minute + 1, self.running);
         }
+        let running = running as u32;
         let slot = &mut self.concurrency_per_minute[minute];
-        *slot = (*slot).max(running as u32);
+        *slot = (*slot).max(running);
+        self.running = running;
+    }
+
+    pub(crate) fn rebuild_due(&mut self, minute: usize) {
+        bump(&mut self.rebuilds_due_per_minute, minute);
+    }
+
+    pub(crate) fn rebuilt(&mut self, minute: usize) {
+        bump(&mut self.rebuilds_per_minute, minute);
+    }
+
+    /// Pads every per-minute series through the run's last minute, `minutes` after its
+    /// start (no calls, no rebuilds, the instances still running), so each run's charts
+    /// end where the run ends.
+    pub(crate) fn finish(&mut self, minutes: usize) {
+        self.minutes = minutes as u32;
+        let minutes = minutes + 1;
+        for row in
+            self.calls_per_minute.values_mut().chain([&mut self.rebuilds_due_per_minute, &mut self.rebuilds_per_minute])
+        {
+            row.resize(row.len().max(minutes), 0);
+        }
+        let running = self.running;
+        let conc = &mut self.concurrency_per_minute;
+        conc.resize(conc.len().max(minutes), running);
     }
 }
 
@@ -180,6 +220,13 @@ impl Metrics {
     pub fn calls(&self, operation: &str) -> u64 {
         self.api_calls.get(operation).copied().unwrap_or(0)
     }
+}
+
+fn bump(row: &mut Vec<u32>, minute: usize) {
+    if row.len() <= minute {
+        row.resize(minute + 1, 0);
+    }
+    row[minute] += 1;
 }
 
 /// The `p`-th percentile (0-100, nearest rank) of `values`.

@@ -4,8 +4,11 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use blankslate_core::Timestamp;
 use serde::Serialize;
 
+use crate::bound::{rate_bound, RateBound};
+use crate::limits::ClockTime;
 use crate::metrics::{Metrics, SEED_LAMBDA_GB};
 use crate::run::{Outcome, Policy};
 use crate::scenario::Scenario;
@@ -69,6 +72,14 @@ pub struct Summary {
     pub overhead_p50: Option<f64>,
     /// See `overhead_p50`.
     pub overhead_p99: Option<f64>,
+    /// The least time the WorkSpaces API limit in force leaves for the calls of the
+    /// rebuilds due in the run's busiest stretch (`crate::bound`); `None` without a limit
+    /// or without rebuilds due.
+    pub rate_bound: Option<RateBound>,
+    /// `overhead_p50` over the rate bound's seconds.
+    pub overhead_p50_to_bound: Option<f64>,
+    /// `overhead_p99` over the rate bound's seconds (issue 11's target: at most 1.2 in a rush).
+    pub overhead_p99_to_bound: Option<f64>,
     /// Disconnect to fresh desktop p50 / p99 (seconds).
     pub time_to_fresh_p50: Option<f64>,
     /// See `time_to_fresh_p50`.
@@ -112,6 +123,10 @@ pub fn summarize(scenario: &Scenario, outcome: &Outcome) -> Summary {
     let m = &outcome.metrics;
     let managed = scenario.desks.iter().filter(|d| scenario.config.selector.matches(&d.spec)).count();
     let hours = (scenario.duration + scenario.settle).as_secs_f64() / 3600.0;
+    let overhead_p50 = secs(m.overhead_percentile(50.0));
+    let overhead_p99 = secs(m.overhead_percentile(99.0));
+    let bound = rate_bound(&scenario.api, scenario.start, &m.rebuilds_due);
+    let to_bound = |overhead: Option<f64>| Some(overhead? / bound.as_ref().filter(|b| b.seconds > 0.0)?.seconds);
     Summary {
         policy: outcome.policy,
         seed: outcome.seed,
@@ -121,8 +136,11 @@ pub fn summarize(scenario: &Scenario, outcome: &Outcome) -> Summary {
         fresh_share: m.fresh_share(),
         fresh_ready_share: m.fresh_ready_share(),
         rebuilds: m.rebuilds,
-        overhead_p50: secs(m.overhead_percentile(50.0)),
-        overhead_p99: secs(m.overhead_percentile(99.0)),
+        overhead_p50,
+        overhead_p99,
+        overhead_p50_to_bound: to_bound(overhead_p50),
+        overhead_p99_to_bound: to_bound(overhead_p99),
+        rate_bound: bound,
         time_to_fresh_p50: secs(m.time_to_fresh_percentile(50.0)),
         time_to_fresh_p99: secs(m.time_to_fresh_percentile(99.0)),
         detection_lag_p50: secs(crate::metrics::percentile(&m.detection_lag, 50.0)),
@@ -174,6 +192,23 @@ fn fmt_secs(s: Option<f64>) -> String {
     }
 }
 
+/// A bound below 10 s keeps a decimal: a rush the API keeps up with has a bound of a
+/// fraction of a second, and "0 s" would read as no bound.
+fn fmt_bound(bound: Option<&RateBound>) -> String {
+    match bound.map(|b| b.seconds) {
+        Some(s) if s < 10.0 => format!("{s:.1} s"),
+        s => fmt_secs(s),
+    }
+}
+
+fn fmt_ratio(x: Option<f64>) -> String {
+    match x {
+        None => "-".into(),
+        Some(x) if x < 10.0 => format!("{x:.2}x"),
+        Some(x) => format!("{x:.0}x"),
+    }
+}
+
 fn fmt_opt(x: Option<f64>, digits: usize) -> String {
     x.map_or("-".into(), |x| format!("{x:.digits$}"))
 }
@@ -189,6 +224,16 @@ pub fn table(summaries: &[Summary]) -> String {
         ("rebuilds", summaries.iter().map(|s| s.rebuilds.to_string()).collect()),
         ("overhead p50", summaries.iter().map(|s| fmt_secs(s.overhead_p50)).collect()),
         ("overhead p99", summaries.iter().map(|s| fmt_secs(s.overhead_p99)).collect()),
+        (
+            "rebuilds due in busiest stretch",
+            summaries
+                .iter()
+                .map(|s| s.rate_bound.as_ref().map_or("-".into(), |b| format!("{} from {}", b.rebuilds, b.from)))
+                .collect(),
+        ),
+        ("rate bound (API limit)", summaries.iter().map(|s| fmt_bound(s.rate_bound.as_ref())).collect()),
+        ("overhead p50 / rate bound", summaries.iter().map(|s| fmt_ratio(s.overhead_p50_to_bound)).collect()),
+        ("overhead p99 / rate bound", summaries.iter().map(|s| fmt_ratio(s.overhead_p99_to_bound)).collect()),
         ("detection lag p50", summaries.iter().map(|s| fmt_secs(s.detection_lag_p50)).collect()),
         ("detection lag p99", summaries.iter().map(|s| fmt_secs(s.detection_lag_p99)).collect()),
         ("disconnect to fresh p50", summaries.iter().map(|s| fmt_secs(s.time_to_fresh_p50)).collect()),
@@ -225,54 +270,225 @@ fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A line chart of several series over the same x (minutes from the start).
-fn line_chart(title: &str, x_step_minutes: f64, series: &[(&str, Vec<f64>)]) -> String {
-    let (w, h, pad) = (720.0, 240.0, 40.0);
-    let n = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(2);
-    let ymax = series.iter().flat_map(|(_, v)| v.iter().copied()).fold(0.0f64, f64::max).max(1.0);
-    let mut svg = format!(
-        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\">",
+/// Chart size: width, height, left margin (y labels), plot top, plot bottom.
+const W: f64 = 720.0;
+const H: f64 = 290.0;
+const LEFT: f64 = 44.0;
+const TOP: f64 = 14.0;
+const BOTTOM: f64 = H - 62.0;
+
+/// The x axis of a report's time charts: minutes after the scenario's start, from `from`
+/// to `to`, labelled with the time of day. Every run's charts use the same one, so a run
+/// that stops calling still shows its quiet hours.
+#[derive(Clone, Copy)]
+struct Axis {
+    start: Timestamp,
+    from: f64,
+    to: f64,
+}
+
+impl Axis {
+    fn x(&self, minute: f64) -> f64 {
+        LEFT + (W - LEFT - 10.0) * (minute - self.from) / (self.to - self.from).max(1.0)
+    }
+
+    fn contains(&self, minute: f64) -> bool {
+        (self.from..=self.to).contains(&minute)
+    }
+
+    /// Tick marks at round times of day, at most about a dozen.
+    fn ticks(&self) -> Vec<(f64, String)> {
+        let span = self.to - self.from;
+        let step = [5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 180.0, 360.0, 720.0, 1440.0]
+            .into_iter()
+            .find(|step| span / step <= 12.0)
+            .unwrap_or(1440.0);
+        // Round to the time of day, not to the start (a run may start at 07:30).
+        let offset = f64::from(ClockTime::of(self.start, self.start).since_midnight().as_secs() as u32) / 60.0;
+        let mut minute = ((self.from + offset) / step).ceil() * step - offset;
+        let mut out = Vec::new();
+        while minute <= self.to {
+            let at = self.start + Duration::from_secs_f64(minute.max(0.0) * 60.0);
+            // The next day's hours as a clock shows them.
+            let of_day = ClockTime::of(self.start, at).since_midnight().as_secs() % 86_400;
+            out.push((minute, format!("{:02}:{:02}", of_day / 3600, of_day / 60 % 60)));
+            minute += step;
+        }
+        out
+    }
+}
+
+/// A vertical line across a time chart, labelled at its top.
+struct Marker {
+    minute: f64,
+    label: String,
+}
+
+fn svg_open(title: &str) -> String {
+    format!(
+        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\">",
         esc(title)
-    );
-    let _ =
-        write!(svg, "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>", h - pad, w - 10.0, h - pad);
-    let _ = write!(svg, "<line x1=\"{pad}\" y1=\"10\" x2=\"{pad}\" y2=\"{}\" stroke=\"#999\"/>", h - pad);
-    let _ = write!(svg, "<text x=\"2\" y=\"16\" font-size=\"11\">{ymax:.0}</text>");
-    let hours = (n as f64 - 1.0) * x_step_minutes / 60.0;
-    let _ = write!(
-        svg,
-        "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{hours:.1} h</text>",
-        w - 10.0,
-        h - pad + 14.0
-    );
-    for (k, (name, values)) in series.iter().enumerate() {
+    )
+}
+
+/// Legend entries laid out left to right, wrapping at the chart's width.
+fn legend(svg: &mut String, names: &[&str]) {
+    let (mut x, mut y) = (LEFT + 10.0, BOTTOM + 34.0);
+    for (k, name) in names.iter().enumerate() {
+        // About 6.2 px a character at 11 px.
+        let width = 14.0 + 6.2 * name.chars().count() as f64 + 14.0;
+        if x + width > W && x > LEFT + 10.0 {
+            (x, y) = (LEFT + 10.0, y + 14.0);
+        }
+        let colour = COLOURS[k % COLOURS.len()];
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.1}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{colour}\"/><text x=\"{:.1}\" y=\"{y}\" font-size=\"11\">{}</text>",
+            y - 9.0,
+            x + 14.0,
+            esc(name)
+        );
+        x += width;
+    }
+}
+
+/// A line chart over time: each series holds one value every `step` minutes from the
+/// scenario's start.
+fn line_chart(title: &str, axis: Axis, step: f64, series: &[(&str, Vec<f64>)], markers: &[Marker]) -> String {
+    line_chart_to(title, axis, step, series, markers, visible_max(axis, step, series))
+}
+
+/// The largest value of `series` within `axis`.
+fn visible_max(axis: Axis, step: f64, series: &[(&str, Vec<f64>)]) -> f64 {
+    series
+        .iter()
+        .flat_map(|(_, v)| v.iter().enumerate().filter(|&(i, _)| axis.contains(i as f64 * step)).map(|(_, &y)| y))
+        .fold(0.0f64, f64::max)
+}
+
+/// [`line_chart`] with a given top of the y axis, so the same chart of two runs can be
+/// compared side by side.
+fn line_chart_to(
+    title: &str,
+    axis: Axis,
+    step: f64,
+    series: &[(&str, Vec<f64>)],
+    markers: &[Marker],
+    ymax: f64,
+) -> String {
+    let visible = |i: usize| axis.contains(i as f64 * step);
+    let ymax = ymax.max(1.0);
+    let y = |v: f64| BOTTOM - (BOTTOM - TOP) * v / ymax;
+    let mut svg = svg_open(title);
+    let _ = write!(svg, "<line x1=\"{LEFT}\" y1=\"{BOTTOM}\" x2=\"{}\" y2=\"{BOTTOM}\" stroke=\"#999\"/>", W - 10.0);
+    let _ = write!(svg, "<line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{BOTTOM}\" stroke=\"#999\"/>");
+    for (v, label) in [(ymax, format!("{ymax:.0}")), (ymax / 2.0, format!("{:.0}", ymax / 2.0)), (0.0, "0".into())] {
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{label}</text>",
+            LEFT - 4.0,
+            y(v) + 4.0
+        );
+    }
+    for (minute, label) in axis.ticks() {
+        let x = axis.x(minute);
+        let anchor = if x > W - 30.0 { "end" } else { "middle" };
+        let _ = write!(
+            svg,
+            "<line x1=\"{x:.1}\" y1=\"{BOTTOM}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#999\"/>\
+             <text x=\"{x:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"{anchor}\">{label}</text>",
+            BOTTOM + 4.0,
+            BOTTOM + 16.0
+        );
+    }
+    for (k, (_, values)) in series.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
         let points: Vec<String> = values
             .iter()
             .enumerate()
-            .map(|(i, v)| {
-                let x = pad + (w - pad - 10.0) * i as f64 / (n as f64 - 1.0);
-                let y = (h - pad) - (h - pad - 10.0) * v / ymax;
-                format!("{x:.1},{y:.1}")
-            })
+            .filter(|&(i, _)| visible(i))
+            .map(|(i, &v)| format!("{:.1},{:.1}", axis.x(i as f64 * step), y(v)))
             .collect();
         let _ = write!(
             svg,
             "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>",
             points.join(" ")
         );
+    }
+    legend(&mut svg, &series.iter().map(|(name, _)| *name).collect::<Vec<_>>());
+    for (k, marker) in markers.iter().filter(|m| axis.contains(m.minute)).enumerate() {
+        let x = axis.x(marker.minute);
+        let anchor = if x > W * 0.7 { "end" } else { "start" };
+        let dx = if anchor == "end" { -3.0 } else { 3.0 };
         let _ = write!(
             svg,
-            "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\" font-size=\"11\">{}</text>",
-            pad + 10.0 + 130.0 * (k % 5) as f64,
-            h - 22.0 + 12.0 * (k / 5) as f64 - 9.0,
-            pad + 24.0 + 130.0 * (k % 5) as f64,
-            h - 22.0 + 12.0 * (k / 5) as f64,
-            esc(name)
+            "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{BOTTOM}\" stroke=\"#c00\" stroke-dasharray=\"4 3\"/>\
+             <text x=\"{:.1}\" y=\"{}\" font-size=\"11\" fill=\"#c00\" text-anchor=\"{anchor}\">{}</text>",
+            x + dx,
+            TOP + 12.0 + 13.0 * k as f64,
+            esc(&marker.label)
         );
     }
     svg.push_str("</svg></figure>");
     svg
+}
+
+/// Running totals of a per-minute count.
+fn cumulative(per_minute: &[u32]) -> Vec<f64> {
+    per_minute
+        .iter()
+        .scan(0.0, |sum, &n| {
+            *sum += f64::from(n);
+            Some(*sum)
+        })
+        .collect()
+}
+
+/// The rebuild-progress charts: rebuilds due and done (running totals) for every run, the
+/// whole run and around the busiest stretch, with the rate bound marked at the first
+/// rebuild of the stretch plus the bound: where the last of its rebuilds' calls could be
+/// made at the earliest.
+fn progress_charts(axis: Axis, runs: &[(&Outcome, &Summary)]) -> String {
+    let mut series: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut markers: Vec<Marker> = Vec::new();
+    for (o, s) in runs {
+        let name = format!("{:?}", o.policy).to_lowercase();
+        let due = cumulative(&o.metrics.series.rebuilds_due_per_minute);
+        if series.iter().all(|(n, v)| !n.starts_with("due") || *v != due) {
+            series.push((format!("due ({name})"), due));
+        }
+        series.push((format!("done ({name})"), cumulative(&o.metrics.series.rebuilds_per_minute)));
+        if let Some(b) = &s.rate_bound {
+            let minute = (b.first_due + b.seconds) / 60.0;
+            if let Some(m) = markers.iter_mut().find(|m| (m.minute - minute).abs() < 1e-9) {
+                m.label.push_str(&format!(", {name}"));
+            } else {
+                let label = format!("first due + bound ({}): {name}", fmt_bound(Some(b)));
+                markers.push(Marker { minute, label });
+            }
+        }
+    }
+    let named: Vec<(&str, Vec<f64>)> = series.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+    let mut out = line_chart("Rebuilds due and done (running totals), whole run", axis, 1.0, &named, &markers);
+    // Around the busiest stretch of the first run: from just before it to when the first
+    // run had done 99% of its rebuilds (or four bounds on), whichever is later.
+    if let Some((o, b)) = runs.first().and_then(|(o, s)| Some((o, s.rate_bound.as_ref()?))) {
+        let first = b.first_due / 60.0;
+        let done = cumulative(&o.metrics.series.rebuilds_per_minute);
+        let before = done.get(first as usize).copied().unwrap_or(0.0);
+        let target = before + 0.99 * b.rebuilds as f64;
+        let finished = done.iter().position(|&d| d >= target).map_or(axis.to, |m| m as f64);
+        let to = (first + 4.0 * b.seconds / 60.0).max(finished) + 15.0;
+        let zoom = Axis { from: (first - 15.0).max(axis.from), to: to.min(axis.to), ..axis };
+        out.push_str(&line_chart(
+            &format!("Rebuilds due and done around the busiest stretch ({} rebuilds due from {})", b.rebuilds, b.from),
+            zoom,
+            1.0,
+            &named,
+            &markers,
+        ));
+    }
+    out
 }
 
 /// A histogram of durations (minutes), one bar group per run.
@@ -359,25 +575,63 @@ pub fn html(scenario: &Scenario, command: &str, runs: &[(&Outcome, &Summary)]) -
         esc(command)
     );
     let summaries: Vec<Summary> = runs.iter().map(|(_, s)| (*s).clone()).collect();
-    let _ = write!(out, "<h2>Summary</h2><pre>{}</pre>", esc(&table(&summaries)));
+    let _ = write!(out, "<h2>Summary</h2><pre style=\"max-height:none\">{}</pre>", esc(&table(&summaries)));
+    let minutes = (scenario.duration + scenario.settle).as_secs_f64() / 60.0;
+    let axis = Axis { start: scenario.start, from: 0.0, to: minutes };
+    out.push_str(
+        "<h2>Rebuilds against the rate bound</h2><p>The rate bound is the least time, from the first rebuild \
+         of the run's busiest stretch becoming due, in which the minimum WorkSpaces calls of that stretch's \
+         rebuilds (a connection re-check, a terminate, a describe and a create each, 25 to a call) can be \
+         made at the API limit in force; the dashed line marks where it ends.</p>",
+    );
+    out.push_str(&progress_charts(axis, runs));
+    // Each run's charts, one column per run; the same chart has the same scales in every column.
+    type Chart<'a> = (&'static str, f64, Vec<(&'a str, Vec<f64>)>);
+    let to_f64 = |v: &[u32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+    let mut charts: Vec<[Chart; 3]> = runs
+        .iter()
+        .map(|(o, _)| {
+            let series = &o.metrics.series;
+            let states = series.states.iter().map(|(k, v)| (*k, to_f64(v))).collect();
+            let calls = series
+                .calls_per_minute
+                .iter()
+                .filter(|(op, _)| !op.starts_with("Journal") && !op.starts_with("SNS"))
+                .map(|(k, v)| (*k, to_f64(v)))
+                .collect();
+            let step = f64::from(series.sample_minutes.max(1));
+            [
+                ("Managed desktops by state (and users waiting)", step, states),
+                ("WorkSpaces and CloudWatch calls per minute by operation", 1.0, calls),
+                (
+                    "Lambda concurrency (most at once, per minute)",
+                    1.0,
+                    vec![("instances", to_f64(&series.concurrency_per_minute))],
+                ),
+            ]
+        })
+        .collect();
+    // Every column lists the same operations in the same colours (one a run never called
+    // has no line).
+    let operations: std::collections::BTreeSet<&str> =
+        charts.iter().flat_map(|c| c[1].2.iter().map(|(n, _)| *n)).collect();
+    for c in &mut charts {
+        let calls = &mut c[1].2;
+        for &op in &operations {
+            if !calls.iter().any(|(n, _)| *n == op) {
+                calls.push((op, Vec::new()));
+            }
+        }
+        calls.sort_by_key(|(n, _)| *n);
+    }
+    let tops: Vec<f64> =
+        (0..3).map(|k| charts.iter().map(|c| visible_max(axis, c[k].1, &c[k].2)).fold(0.0, f64::max)).collect();
     out.push_str("<div class=\"runs\">");
-    for (outcome, _) in runs {
-        let m = &outcome.metrics;
+    for ((outcome, _), run_charts) in runs.iter().zip(&charts) {
         let _ = write!(out, "<section><h2>{:?}</h2>", outcome.policy);
-        let step = f64::from(m.series.sample_minutes.max(1));
-        let states: Vec<(&str, Vec<f64>)> =
-            m.series.states.iter().map(|(k, v)| (*k, v.iter().map(|&x| f64::from(x)).collect())).collect();
-        out.push_str(&line_chart("Managed desktops by state (and users waiting)", step, &states));
-        let calls: Vec<(&str, Vec<f64>)> = m
-            .series
-            .calls_per_minute
-            .iter()
-            .filter(|(op, _)| !op.starts_with("Journal") && !op.starts_with("SNS"))
-            .map(|(k, v)| (*k, v.iter().map(|&x| f64::from(x)).collect()))
-            .collect();
-        out.push_str(&line_chart("API calls per minute by operation", 1.0, &calls));
-        let conc: Vec<f64> = m.series.concurrency_per_minute.iter().map(|&x| f64::from(x)).collect();
-        out.push_str(&line_chart("Lambda concurrency (most at once, per minute)", 1.0, &[("instances", conc)]));
+        for ((title, step, series), top) in run_charts.iter().zip(&tops) {
+            out.push_str(&line_chart_to(title, axis, *step, series, &[], *top));
+        }
         out.push_str("</section>");
     }
     out.push_str("</div>");

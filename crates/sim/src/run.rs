@@ -198,6 +198,9 @@ impl Simulation {
     pub fn finish(mut self) -> Outcome {
         self.run_until(self.end);
         let mut world = self.aws.into_world();
+        end_instances(&mut self.running, &mut world, self.end);
+        let minutes = world.minute_of(self.end);
+        world.metrics.series.finish(minutes);
         self.seed_functions.finish(&mut world);
         final_checks(&mut world, self.policy);
         let seed = self.seed;
@@ -271,9 +274,7 @@ impl Simulation {
     fn begin_invocation(&mut self, event: bool) -> Option<(blankslate_core::config::Config, Timestamp, u64)> {
         let mut world = self.aws.world();
         let now = world.now;
-        while self.running.peek().is_some_and(|Reverse(end)| *end <= now) {
-            self.running.pop();
-        }
+        end_instances(&mut self.running, &mut world, now);
         if self.running.len() >= world.scenario.lambda_concurrency {
             return None;
         }
@@ -435,6 +436,16 @@ fn is_sns(event: &serde_json::Value) -> bool {
     event.pointer("/Records/0/EventSource").and_then(serde_json::Value::as_str) == Some("aws:sns")
 }
 
+/// Takes the instances that ended by `now` off `running`, in the order they ended, into
+/// the concurrency series.
+fn end_instances(running: &mut BinaryHeap<Reverse<Timestamp>>, world: &mut World, now: Timestamp) {
+    while let Some(&Reverse(end)) = running.peek().filter(|Reverse(end)| *end <= now) {
+        running.pop();
+        let minute = world.minute_of(end);
+        world.metrics.series.concurrency(minute, running.len());
+    }
+}
+
 /// How long an event function's calls may wait for an API token: its SDK retries within
 /// a 30-second timeout.
 const EVENT_PATIENCE: Duration = Duration::from_secs(20);
@@ -533,6 +544,8 @@ impl World {
             self.metrics.rebuilds += 1;
             self.metrics.time_to_fresh.push(took);
             self.metrics.overhead.push(took.saturating_sub(self.scenario.config.grace + aws_time));
+            let minute = self.minute();
+            self.metrics.series.rebuilt(minute);
             self.note_for_ws(id, EntryKind::Rebuilt { took });
         }
     }
@@ -555,6 +568,9 @@ impl World {
         }
         let Some(session) = self.scenario.desks[i].sessions.get(desk.next_session).copied() else { return };
         let user = desk.key.user_name.to_string();
+        let now = self.now;
+        self.settle_absence(i, now);
+        let desk = &self.desks[i];
         let usable = desk.current.clone().filter(|id| {
             self.workspaces.get(id).is_some_and(|w| w.state == WorkspaceState::Available && w.visible_at <= self.now)
         });
@@ -567,7 +583,6 @@ impl World {
             self.schedule_in(Duration::from_secs(60), Due::UserArrives(i));
             return;
         };
-        let now = self.now;
         if let Some(since) = self.desks[i].waiting_since.take() {
             self.metrics.waits += 1;
             self.metrics.wait_total += now.since(since);
@@ -630,6 +645,9 @@ impl World {
         }
         desk.connected = false;
         desk.last_disconnect = Some(self.now);
+        if self.scenario.config.selector.matches(&self.scenario.desks[i].spec) {
+            desk.away_since = Some(self.now);
+        }
         let user = desk.key.user_name.to_string();
         let current = desk.current.clone();
         let next_start = self.scenario.desks[i].sessions.get(desk.next_session).map(|s| s.start);
@@ -658,7 +676,9 @@ impl World {
 fn final_checks(world: &mut World, policy: Policy) {
     world.metrics.stale_computer_objects = world.stale_computer_objects();
     world.metrics.computer_objects_deleted = world.directory.deleted;
+    let end = world.now;
     for i in 0..world.desks.len() {
+        world.settle_absence(i, end);
         let desk = world.desks[i].clone();
         let user = desk.key.user_name.to_string();
         let planned = world.scenario.desks[i].sessions.iter().filter(|s| s.start <= world.scenario.duration).count();

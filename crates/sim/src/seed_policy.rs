@@ -89,7 +89,7 @@ impl SeedFunctions {
                 self.next,
                 Running { started: world.now, stage: Stage::Waiting { workspace: workspace_id, spec } },
             );
-            world.metrics.peak_concurrency = world.metrics.peak_concurrency.max(self.running.len());
+            self.count_running(world);
             world.schedule_in(FIRST_SLEEP, Due::SeedWake(self.next));
         }
     }
@@ -139,7 +139,17 @@ impl SeedFunctions {
                 finish(world, running.started);
             }
         }
+        // Counted once the stage is over: an invocation going back to sleep runs on.
+        self.count_running(world);
         world.caller = Actor::Admin;
+    }
+
+    /// The sleeping invocations are the seed's running instances (its alarm functions,
+    /// 1.2 s each, are not counted).
+    fn count_running(&self, world: &mut World) {
+        world.metrics.peak_concurrency = world.metrics.peak_concurrency.max(self.running.len());
+        let minute = world.minute();
+        world.metrics.series.concurrency(minute, self.running.len());
     }
 
     /// Invocations still asleep when the run ends are billed up to the end.

@@ -99,6 +99,10 @@ pub(crate) struct SimDesk {
     pub next_session: usize,
     pub generation: u64,
     pub waiting_since: Option<Timestamp>,
+    /// The managed desk's user left at this time and has not been back since: whether a
+    /// rebuild became due is judged when they come back or the run ends
+    /// ([`World::settle_absence`]).
+    pub away_since: Option<Timestamp>,
     /// Spec of the WorkSpace a policy terminated, until the policy re-creates it (S3, L1).
     pub awaiting_rebuild: Option<(WorkspaceSpec, Timestamp)>,
     /// The admin terminated it: nobody may bring it back.
@@ -118,6 +122,7 @@ impl SimDesk {
             next_session: 0,
             generation: 0,
             waiting_since: None,
+            away_since: None,
             awaiting_rebuild: None,
             retired: false,
             aws_time: Duration::ZERO,
@@ -332,7 +337,25 @@ impl World {
 
     /// Minutes since the scenario's start (for the per-minute series).
     pub(crate) fn minute(&self) -> usize {
-        (self.now.since(self.scenario.start).as_secs() / 60) as usize
+        self.minute_of(self.now)
+    }
+
+    /// The minute of the per-minute series `at` falls in.
+    pub(crate) fn minute_of(&self, at: Timestamp) -> usize {
+        (at.since(self.scenario.start).as_secs() / 60) as usize
+    }
+
+    /// The user of desk `i` is back (or the run ends) at `back`: if they stayed away
+    /// longer than the grace period, their disconnect made a rebuild due at its end.
+    pub(crate) fn settle_absence(&mut self, i: usize, back: Timestamp) {
+        let Some(left) = self.desks[i].away_since.take() else { return };
+        let grace = self.scenario.config.grace;
+        if back.since(left) > grace {
+            let due = left + grace;
+            self.metrics.rebuilds_due.push(due.since(self.scenario.start));
+            let minute = self.minute_of(due);
+            self.metrics.series.rebuild_due(minute);
+        }
     }
 
     /// The WorkSpaces of a desk (the service's own index by user and directory).
