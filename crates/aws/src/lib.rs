@@ -30,6 +30,7 @@ mod error;
 mod pace;
 pub mod secrets;
 mod sns;
+mod tagging;
 mod workspaces;
 
 pub use cloudwatch::CloudWatchAlarms;
@@ -37,4 +38,5 @@ pub use config::{load_sdk_config, with_policy, Policy};
 pub use directory_function::{DirectoryFunction, ITEMS_PER_INVOKE};
 pub use dynamodb::{journal_schema, DynamoJournal};
 pub use sns::SnsNotifier;
+pub use tagging::WorkspaceArnPrefix;
 pub use workspaces::AwsWorkspaces;

@@ -5,6 +5,8 @@
 //! spec is written into the `WorkspaceRequest`. A field AWS leaves out stays out, so the
 //! bundle's default applies to the copy as it did to the original.
 
+use std::collections::BTreeMap;
+
 use aws_config::SdkConfig;
 use aws_sdk_workspaces::operation::describe_workspaces::builders::DescribeWorkspacesFluentBuilder;
 use aws_sdk_workspaces::types::{
@@ -27,6 +29,7 @@ use blankslate_handlers::ports::{CreateAnswer, FailedItem, PortResult, Workspace
 
 use crate::error::{build_error, check_batch, port_error, rejected};
 use crate::pace::Pacer;
+use crate::tagging::{WorkspaceArnPrefix, WorkspaceTagging};
 
 /// The most items CreateWorkspaces, TerminateWorkspaces, DescribeWorkspaces (by ID) and
 /// DescribeWorkspacesConnectionStatus take per call, and DescribeWorkspaces' page limit.
@@ -37,12 +40,21 @@ const MAX_BATCH: usize = 25;
 pub struct AwsWorkspaces {
     client: Client,
     pacer: Pacer,
+    tagging: Option<WorkspaceTagging>,
 }
 
 impl AwsWorkspaces {
-    /// A client for the Region, credentials, endpoint and policy in `config`.
+    /// A client for the Region, credentials, endpoint and policy in `config`. Tags are
+    /// read one WorkSpace a call (DescribeTags) until [`AwsWorkspaces::with_bulk_tags`].
     pub fn new(config: &SdkConfig) -> Self {
-        Self { client: Client::new(config), pacer: Pacer::default() }
+        Self { client: Client::new(config), pacer: Pacer::default(), tagging: None }
+    }
+
+    /// Reads tags in bulk through the Resource Groups Tagging API, for the WorkSpaces
+    /// whose ARNs start with `prefix` (the account and Region of `config`).
+    pub fn with_bulk_tags(mut self, config: &SdkConfig, prefix: WorkspaceArnPrefix) -> Self {
+        self.tagging = Some(WorkspaceTagging::new(config, prefix));
+        self
     }
 
     /// Every page of a DescribeWorkspaces request, WorkSpaces that fail validation skipped.
@@ -175,6 +187,17 @@ impl Workspaces for AwsWorkspaces {
             self.client.describe_tags().resource_id(id.as_str()).send().await.map_err(|e| port_error(OP, e))?;
         tags_from_sdk(answer.tag_list())
             .map_err(|e| rejected(OP, format!("{id}: its tags cannot be carried to a re-created WorkSpace: {e}")))
+    }
+
+    async fn tags_in_bulk(&self, ids: &[WorkspaceId]) -> PortResult<BTreeMap<WorkspaceId, Tags>> {
+        if let Some(tagging) = &self.tagging {
+            return tagging.tags(ids).await;
+        }
+        let mut found = BTreeMap::new();
+        for id in ids {
+            found.insert(id.clone(), self.tags(id).await?);
+        }
+        Ok(found)
     }
 
     async fn terminate(&self, ids: &[WorkspaceId]) -> PortResult<Vec<FailedItem<WorkspaceId>>> {

@@ -8,8 +8,10 @@
 //!   `--zip`. Two rewrites of a copy of the template, for ministack only (see
 //!   `common::ministack_template`): the Conditions block (ministack cannot evaluate
 //!   Fn::Split in conditions) gets each condition's real value for `tag:blankslate`, and
-//!   every function's `Environment.Variables` gets `AWS_ENDPOINT_URL` (ministack) and
-//!   `AWS_ENDPOINT_URL_WORKSPACES` (the emulator), which a real account does not need, and
+//!   every function's `Environment.Variables` gets `AWS_ENDPOINT_URL` (ministack),
+//!   `AWS_ENDPOINT_URL_WORKSPACES` and `AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API` (the
+//!   emulator, which serves the reconciler's GetResources for its WorkSpaces), which a real
+//!   account does not need, and
 //!   `BLANKSLATE_ALARM_LAG_SECONDS=5`: ministack raises an alarm the moment the datapoint
 //!   arrives, so the 5 minutes the reconciler allows for CloudWatch's alarm delay (a
 //!   connection that close before the recorded disconnect counts as a return) would only
@@ -371,6 +373,10 @@ async fn the_seed_loop_end_to_end_on_ministack() {
     .await;
     assert_eq!(new_tags, alice_tags, "the rebuilt WorkSpace's tags");
     assert_eq!(alice_tags, alice_spec.tags);
+    // The reconciler read them in bulk (the template's BLANKSLATE_WORKSPACE_ARN_PREFIX),
+    // through the tagging API the emulator serves, not one DescribeTags call each.
+    let calls = emulator.throttling().operations;
+    assert!(calls.get("GetResources").is_some_and(|s| s.calls > 0), "no GetResources call: {calls:?}");
 
     // Directory clean-up: alice's old computer object goes once her old WorkSpace is
     // gone; nothing else is touched.

@@ -40,7 +40,9 @@ pub struct ReadPlan {
     pub describe: Vec<WorkspaceId>,
     /// DescribeWorkspacesConnectionStatus by ID (batches of 25).
     pub connections: Vec<WorkspaceId>,
-    /// DescribeTags, one call each: WorkSpaces about to be terminated (fresh spec, S2/S3).
+    /// Tags to read: WorkSpaces about to be terminated (fresh spec, S2/S3). Read in bulk
+    /// through the Resource Groups Tagging API ([`TAGS_BATCH`] a call, its own rate
+    /// limit), so they cost no WorkSpaces API call; see [`settle_bulk_tags`].
     pub tags: Vec<WorkspaceId>,
     /// DescribeWorkspaces by directory and user: desks whose create answer was lost.
     pub desks: Vec<DeskKey>,
@@ -283,9 +285,46 @@ pub fn plan_reads(now: Timestamp, config: &Config, records: &[Record], sweep: bo
 /// The most items one batched WorkSpaces call takes.
 const CALL: usize = crate::config::MAX_BATCH;
 
+/// The most WorkSpaces one GetResources call of the Resource Groups Tagging API reads
+/// (its `ResourceARNList` takes up to 100 ARNs).
+pub const TAGS_BATCH: usize = 100;
+
+/// What a bulk tag read (`found`, the answer for `asked`) tells: the tags known now
+/// (untagged WorkSpaces included, with no tags), and the WorkSpaces whose tags must be
+/// read again one by one (DescribeTags) before anything is decided on them.
+///
+/// GetResources returns only resources that are or have been tagged, and its index is
+/// the tagging service's, not WorkSpaces' own: a WorkSpace left out of its answer either
+/// has no tags or is not indexed yet. The journal tells the two apart for a managed desk:
+/// a desk whose recorded spec carries tags (every desk under a tag selector, and every
+/// tagged WorkSpace we re-created) was tagged when last read, so its absence means "not
+/// known" and is confirmed through WorkSpaces itself; a WorkSpace recorded with no tags,
+/// or not recorded at all, is taken to have none. Without this, a lagging index would
+/// re-create a tagged desk without its tags (S3) or release it as unselected (S2).
+pub fn settle_bulk_tags(
+    records: &[Record],
+    asked: &[WorkspaceId],
+    mut found: BTreeMap<WorkspaceId, Tags>,
+) -> (BTreeMap<WorkspaceId, Tags>, Vec<WorkspaceId>) {
+    let recorded_tagged: BTreeSet<&WorkspaceId> =
+        records.iter().filter(|r| !r.spec.tags.is_empty()).filter_map(|r| r.workspace_id()).collect();
+    let mut confirm = Vec::new();
+    let missing: Vec<&WorkspaceId> = asked.iter().filter(|id| !found.contains_key(*id)).collect();
+    for id in missing {
+        if recorded_tagged.contains(id) {
+            confirm.push(id.clone());
+        } else {
+            found.insert(id.clone(), Tags::default());
+        }
+    }
+    found.retain(|id, _| asked.contains(id));
+    (found, confirm)
+}
+
 /// What a plan has spent, in whole WorkSpaces calls: a batched kind costs a call per 25
 /// items (its first item a whole call, the next 24 nothing more), a call that takes one
-/// ID (DescribeTags, a desk look-up, a page of the fleet listing) a call each.
+/// ID (a desk look-up, a page of the fleet listing) a call each. Tags are read through
+/// the tagging API and cost nothing here.
 #[derive(Default)]
 struct Spend {
     left: usize,
@@ -337,8 +376,8 @@ impl Spend {
 ///    waiting for a desktop and nothing else stands in the way;
 /// 2. WorkSpaces being terminated: confirm they are gone (then create);
 /// 3. due disconnects, oldest first, no more than the in-flight cap admits: describe,
-///    connection re-check, tags (S2, S3: a whole call each, the dominant cost of a
-///    rebuild), terminate;
+///    connection re-check, tags (S2, S3: through the tagging API, outside this budget),
+///    terminate;
 /// 4. the sweep's full listing, when it fits (or when nothing else needs the budget),
 ///    at most an eighth of the budget over time (a large fleet sweeps less often), and
 ///    on every fourth turn whatever the backlog;
@@ -403,8 +442,8 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
     for (_, id, _) in due {
         work += 1;
         // Tags are read before every termination whatever the selector: the re-create
-        // must carry them (S3), and WorkSpaces reads them one WorkSpace per call.
-        if slots == 0 || !spend.take((1, 1, 1, 1, 0)) {
+        // must carry them (S3). They come from the tagging API, outside this budget.
+        if slots == 0 || !spend.take((1, 1, 0, 1, 0)) {
             continue;
         }
         slots -= 1;

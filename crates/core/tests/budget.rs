@@ -38,13 +38,12 @@ fn config() -> Config {
 }
 
 /// WorkSpaces calls the plan and the writes it can lead to take: batched reads and the
-/// terminates and creates (one per due desk at most) in calls of 25, tags and desk
-/// look-ups one call each.
+/// terminates and creates (one per due desk at most) in calls of 25, desk look-ups one
+/// call each. Tags come from the tagging API and cost no WorkSpaces call.
 fn calls(plan: &ReadPlan, creates: usize) -> usize {
     let terminates = plan.tags.len();
     plan.describe.len().div_ceil(25)
         + plan.connections.len().div_ceil(25)
-        + plan.tags.len()
         + plan.desks.len()
         + terminates.div_ceil(25)
         + creates.div_ceil(25)

@@ -1868,3 +1868,26 @@ fn deciding_twice_on_the_same_observations_repeats_no_terminate_or_create() {
         assert_eq!(count_destructive(&d3), 0, "{what}: two minutes later {:?}", show(&d3));
     }
 }
+
+/// A bulk tag read (GetResources) returns only tagged WorkSpaces: one left out is taken
+/// as untagged only when the journal does not know it as tagged; a managed desk recorded
+/// with tags is read again through DescribeTags (a lagging index must not strip its tags
+/// from the re-create, S3, or release it as unselected, S2).
+#[test]
+fn what_a_bulk_tag_read_leaves_out() {
+    let tagged = desk("alice").disconnected(0);
+    let mut untagged = desk("bob").disconnected(0);
+    untagged.spec.tags = Tags::default();
+    let records = [tagged, untagged, desk("carol")];
+    let asked = [ws("alice"), ws("bob"), ws("carol"), ws("dave")];
+    let answer: BTreeMap<WorkspaceId, Tags> =
+        [(ws("carol"), tags(&[("blankslate", "off")])), (ws("zed"), tags(MANAGED))].into_iter().collect();
+
+    let (known, confirm) = reconcile::settle_bulk_tags(&records, &asked, answer);
+    assert_eq!(confirm, [ws("alice")], "recorded with tags, left out: not known yet");
+    assert_eq!(known.get(&ws("carol")), Some(&tags(&[("blankslate", "off")])), "what the answer says wins");
+    assert_eq!(known.get(&ws("bob")), Some(&Tags::default()), "recorded untagged and left out: untagged");
+    assert_eq!(known.get(&ws("dave")), Some(&Tags::default()), "not managed, left out: untagged");
+    assert!(!known.contains_key(&ws("alice")), "nothing is decided on alice's tags before DescribeTags");
+    assert!(!known.contains_key(&ws("zed")), "an answer for an ID not asked for is dropped");
+}

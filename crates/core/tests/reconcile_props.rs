@@ -619,7 +619,7 @@ fn check_budget(case: &Case, sweep: bool, budget: usize) -> Result<(), TestCaseE
         return Ok(()); // a listing's cost depends on the fleet, which the planner cannot see
     }
     let calls = |n: usize| n.div_ceil(MAX_BATCH);
-    let reads = calls(plan.describe.len()) + calls(plan.connections.len()) + plan.tags.len() + plan.desks.len();
+    let reads = calls(plan.describe.len()) + calls(plan.connections.len()) + plan.desks.len();
     // Terminations: due disconnects read for one, and terminations overdue for a resend.
     let terminations = plan.tags.len() + records
         .iter()

@@ -183,10 +183,9 @@ impl Toy {
                 }));
             }
         }
+        // Tags come from the tagging API, whose limit is not the one under test.
         for ws in &part.tags {
-            if self.call() {
-                obs.tags.insert(ws.clone(), tagged());
-            }
+            obs.tags.insert(ws.clone(), tagged());
         }
         assert!(part.desks.is_empty(), "no create answer is lost here");
         obs
@@ -255,11 +254,11 @@ fn execute(toy: &mut Toy, records: &mut Vec<Record>, steps: Vec<Step>, tick: i64
 #[test]
 fn every_started_rebuild_finishes_at_any_rate_and_the_rate_is_cut_when_throttled() {
     let config = config();
-    // (desks disconnected at once, calls the account answers a tick). A new rebuild needs
-    // four answered calls in one tick (describe, connection re-check, tags, terminate):
-    // below that none starts, which is safe; at or above it every one finishes. A desk
-    // costs at most four calls (one each when batches hold one item; about 1.2 when they
-    // hold 25), spent at the rate AIMD keeps (at least 0.7 of the limit once found): three
+    // (desks disconnected at once, WorkSpaces calls the account answers a tick). A new
+    // rebuild needs three answered calls in one tick (describe, connection re-check,
+    // terminate; its tags come from the tagging API): below that none starts, which is
+    // safe; at or above it every one finishes. A desk costs at most four calls (one each
+    // when batches hold one item, the create included; about 0.16 when they hold 25), spent at the rate AIMD keeps (at least 0.7 of the limit once found): three
     // times that, plus the terminations' five ticks and the climb from the start rate.
     let cases = [(300, 1), (300, 3), (100, 8), (300, 15), (1000, 30), (1000, 120)];
     for (desks, limit) in cases {
@@ -300,7 +299,7 @@ fn every_started_rebuild_finishes_at_any_rate_and_the_rate_is_cut_when_throttled
         let under_way = records.iter().filter(|r| r.phase.is_rebuilding()).count();
         assert_eq!(under_way, 0, "{desks} desks at {limit} calls a tick: {under_way} rebuilds started and unfinished");
         let rebuilt = records.iter().filter(|r| r.rebuilds == 1 && matches!(r.phase, Phase::Active { .. })).count();
-        let expected = if limit < 4 { 0 } else { desks };
+        let expected = if limit < 3 { 0 } else { desks };
         println!("{desks} desks at {limit} calls a tick: {rebuilt} rebuilt in {took} ticks (allowed {ticks})");
         assert_eq!(rebuilt, expected, "{desks} desks at {limit} calls a tick, {ticks} ticks");
         // Never two WorkSpaces for a desk: each desk was created exactly once.

@@ -62,6 +62,10 @@ const OPERATIONS: &[&str] = &[
 
 /// Answers one request: `target` is the `X-Amz-Target` header, `body` the raw body.
 pub(crate) fn call(shared: &Shared, target: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
+    if let Some(operation) = target.and_then(|t| t.strip_prefix(crate::tagging::TARGET_PREFIX)) {
+        // Another API on the same endpoint, with its own rate limit (not the WorkSpaces one).
+        return crate::tagging::call(shared, operation, parse_body(body)?);
+    }
     let named = target.and_then(|t| t.strip_prefix("WorkspacesService."));
     let operation: &'static str =
         OPERATIONS.iter().copied().find(|&op| Some(op) == named).ok_or_else(|| ApiError::unknown_operation(target))?;

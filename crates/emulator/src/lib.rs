@@ -34,6 +34,7 @@ mod control;
 mod effects;
 mod protocol;
 mod state;
+mod tagging;
 mod throttle;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -250,7 +251,7 @@ pub async fn start(options: Options) -> Result<Running, Error> {
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr: options.bind, source })?;
     let seed = options.seed.unwrap_or_else(random_seed);
     let (effects, effects_worker) = Effects::start(&options);
-    let shared = Arc::new(Shared::new(options.timings(), seed, effects, limit));
+    let shared = Arc::new(Shared::new(options.timings(), seed, effects, limit, options.region.clone()));
 
     let ticker = {
         let shared = shared.clone();

@@ -32,6 +32,12 @@ impl ApiError {
         Self { status: StatusCode::BAD_REQUEST, code, message: message.into(), resource_id: None }
     }
 
+    /// An error with this code, as another AWS API names it (e.g. the tagging API's
+    /// `InvalidParameterException`).
+    pub fn coded(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, message)
+    }
+
     /// `ValidationException` in the wording of the service framework's input validation
     /// (`1 validation error detected: Value ... at 'member' failed to satisfy constraint: ...`),
     /// which clients and people recognise.

@@ -35,10 +35,12 @@ pub(crate) struct Shared {
     /// The API's rate limit: apart from the model, which has no notion of who calls it
     /// over the wire or of wall-clock pacing.
     throttle: Mutex<Throttle>,
+    /// The Region in the ARNs the emulator makes up.
+    region: String,
 }
 
 impl Shared {
-    pub(crate) fn new(timings: Timings, seed: u64, effects: Effects, limit: Option<ApiLimits>) -> Self {
+    pub(crate) fn new(timings: Timings, seed: u64, effects: Effects, limit: Option<ApiLimits>, region: String) -> Self {
         let start = wall_clock();
         let shared = Self {
             world: Mutex::new(World::open(start, timings.clone(), seed)),
@@ -49,9 +51,15 @@ impl Shared {
             requests: AtomicU64::new(0),
             effects,
             throttle: Mutex::new(Throttle::default()),
+            region,
         };
         shared.set_limit(limit);
         shared
+    }
+
+    /// The Region the emulator answers for.
+    pub(crate) fn region(&self) -> &str {
+        &self.region
     }
 
     /// The wall clock, as the model's time.
@@ -100,6 +108,11 @@ impl Shared {
     pub(crate) fn admit(&self, operation: &'static str) -> bool {
         let now = self.now();
         self.throttle().admit(operation, now)
+    }
+
+    /// Counts a call that the WorkSpaces API's limit does not cover, for the stats.
+    pub(crate) fn count(&self, operation: &'static str) {
+        self.throttle().count(operation);
     }
 
     /// Sets, changes or (`None`) lifts the API's rate limit from now on (a checked limit).

@@ -95,6 +95,11 @@ impl Throttle {
         admitted
     }
 
+    /// Counts a call of an API this limit does not cover (the tagging API's own).
+    pub(crate) fn count(&mut self, operation: &'static str) {
+        self.operations.entry(operation).or_default().calls += 1;
+    }
+
     /// Full buckets and zeroed counters, the limit kept (`POST /_control/reset`).
     pub(crate) fn reset(&mut self, now: Timestamp) {
         self.operations.clear();

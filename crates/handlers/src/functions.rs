@@ -307,7 +307,7 @@ async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     let mut tag_ids = plan.tags.clone();
     if plan.sweep && config.selector.needs_tags() {
         // Only enrolment candidates: a managed desk's tags are read right before its
-        // termination anyway (S2, S3), so a sweep need not spend a call per desk on them.
+        // termination anyway (S2, S3), so a sweep need not read them for every desk.
         let known: BTreeSet<&DeskKey> = records.iter().map(|r| &r.desk).collect();
         tag_ids.extend(
             obs.workspaces
@@ -318,7 +318,18 @@ async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
         tag_ids.sort();
         tag_ids.dedup();
     }
-    for id in tag_ids {
+    let mut unread = Vec::new();
+    for chunk in tag_ids.chunks(reconcile::TAGS_BATCH) {
+        match ports.workspaces.tags_in_bulk(chunk).await {
+            Ok(found) => {
+                let (known, confirm) = reconcile::settle_bulk_tags(records, chunk, found);
+                obs.tags.extend(known);
+                unread.extend(confirm);
+            }
+            Err(e) => report.error("GetResources", e),
+        }
+    }
+    for id in unread {
         match ports.workspaces.tags(&id).await {
             Ok(tags) => {
                 obs.tags.insert(id, tags);

@@ -5,6 +5,7 @@
 //! nor the simulator's leak into the functions. Futures are `Send` so the same handler
 //! runs on the multi-threaded Lambda runtime and on the simulator's inline executor.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 
@@ -96,6 +97,13 @@ pub trait Workspaces: Sync {
     ) -> impl Future<Output = PortResult<Vec<ConnectionObservation>>> + Send;
     /// DescribeTags of one WorkSpace.
     fn tags(&self, id: &WorkspaceId) -> impl Future<Output = PortResult<Tags>> + Send;
+    /// The tags of up to [`TAGS_BATCH`](blankslate_core::reconcile::TAGS_BATCH) WorkSpaces in one call of the Resource Groups
+    /// Tagging API (GetResources by ARN), which has its own rate limit, not the WorkSpaces
+    /// API's. The answer holds only WorkSpaces the tagging API knows as tagged: one left
+    /// out was never tagged or is not indexed yet (`reconcile::settle_bulk_tags` decides
+    /// which to read again with [`Workspaces::tags`]).
+    fn tags_in_bulk(&self, ids: &[WorkspaceId])
+        -> impl Future<Output = PortResult<BTreeMap<WorkspaceId, Tags>>> + Send;
     /// TerminateWorkspaces; returns the refused items.
     fn terminate(&self, ids: &[WorkspaceId]) -> impl Future<Output = PortResult<Vec<FailedItem<WorkspaceId>>>> + Send;
     /// CreateWorkspaces.

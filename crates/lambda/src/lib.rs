@@ -15,7 +15,9 @@ mod cleanup;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use blankslate_aws::{AwsWorkspaces, CloudWatchAlarms, DirectoryFunction, DynamoJournal, SnsNotifier};
+use blankslate_aws::{
+    AwsWorkspaces, CloudWatchAlarms, DirectoryFunction, DynamoJournal, SnsNotifier, WorkspaceArnPrefix,
+};
 use blankslate_core::config::{AlarmMode, Config};
 use blankslate_core::reconcile::Notice;
 use blankslate_core::{Timestamp, ValidationError};
@@ -33,6 +35,11 @@ pub mod env {
     pub const ALARM_TOPIC_ARN: &str = "BLANKSLATE_ALARM_TOPIC_ARN";
     /// The SNS topic for admin notifications (optional: without it notices are only logged).
     pub const NOTIFY_TOPIC_ARN: &str = "BLANKSLATE_NOTIFY_TOPIC_ARN";
+    /// The ARN of this account's WorkSpaces without the ID,
+    /// `arn:<partition>:workspaces:<region>:<account>:workspace/`: tags are then read 100
+    /// WorkSpaces a call through the Resource Groups Tagging API. Optional: without it each
+    /// WorkSpace's tags cost a DescribeTags call against the WorkSpaces API's rate.
+    pub const WORKSPACE_ARN_PREFIX: &str = "BLANKSLATE_WORKSPACE_ARN_PREFIX";
     /// The reconciler's: the directory clean-up function to hand the deletes to. Required
     /// exactly when `BLANKSLATE_DIRECTORY_BASE_DN` turns the clean-up on.
     pub const DIRECTORY_FUNCTION: &str = "BLANKSLATE_DIRECTORY_FUNCTION";
@@ -264,11 +271,18 @@ impl FleetShell {
                 .into())
             }
         };
-        tracing::info!(?function, selector = %config.selector, grace_s = config.grace.as_secs(), directory = ?directory.as_ref().map(DirectoryFunction::name), "configured");
+        let mut workspaces = AwsWorkspaces::new(sdk);
+        let arn_prefix = get(env::WORKSPACE_ARN_PREFIX).filter(|v| !v.trim().is_empty());
+        if let Some(prefix) = &arn_prefix {
+            let prefix = WorkspaceArnPrefix::new(prefix.trim())
+                .map_err(|e| ValidationError { field: env::WORKSPACE_ARN_PREFIX, ..e })?;
+            workspaces = workspaces.with_bulk_tags(sdk, prefix);
+        }
+        tracing::info!(?function, selector = %config.selector, grace_s = config.grace.as_secs(), bulk_tags = arn_prefix.is_some(), directory = ?directory.as_ref().map(DirectoryFunction::name), "configured");
         Ok(Self {
             function,
             config,
-            workspaces: AwsWorkspaces::new(sdk),
+            workspaces,
             alarms: CloudWatchAlarms::new(sdk, alarm_topic),
             journal,
             notifier,

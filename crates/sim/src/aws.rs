@@ -1,5 +1,6 @@
 //! The simulated account seen through the port traits: what the functions call.
 
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use blankslate_core::ids::{DeskKey, WorkspaceId};
@@ -49,6 +50,9 @@ impl Workspaces for SimAws {
     }
     async fn tags(&self, id: &WorkspaceId) -> PortResult<Tags> {
         self.world().api_tags(id)
+    }
+    async fn tags_in_bulk(&self, ids: &[WorkspaceId]) -> PortResult<BTreeMap<WorkspaceId, Tags>> {
+        self.world().api_tags_in_bulk(ids)
     }
     async fn terminate(&self, ids: &[WorkspaceId]) -> PortResult<Vec<FailedItem<WorkspaceId>>> {
         self.world().api_terminate(ids)

@@ -176,6 +176,8 @@ pub struct World {
     pub(crate) outbox: Vec<crate::open::Output>,
     /// The WorkSpaces API's token buckets.
     pub(crate) buckets: crate::gate::ApiBuckets,
+    /// The Resource Groups Tagging API's GetResources bucket.
+    pub(crate) tagging: crate::gate::TokenBucket,
     /// How long the function now calling may wait for a token (its retries and pacing).
     pub(crate) patience: Duration,
     /// The longest the current invocation waited for a token (billed as Lambda time).
@@ -203,6 +205,7 @@ impl World {
         let desks: Vec<SimDesk> = scenario.desks.iter().map(|plan| SimDesk::new(plan.spec.desk())).collect();
         let desk_index = desks.iter().enumerate().map(|(i, d)| (d.key.clone(), i)).collect();
         let buckets = crate::gate::ApiBuckets::new(&scenario.api, scenario.start);
+        let scenario_start = scenario.start;
         Self {
             now: scenario.start,
             rng,
@@ -225,6 +228,11 @@ impl World {
             open: false,
             outbox: Vec::new(),
             buckets,
+            tagging: crate::gate::TokenBucket::new(
+                crate::gate::TAGGING_RATE,
+                crate::gate::TAGGING_RATE,
+                scenario_start,
+            ),
             patience: Duration::ZERO,
             waited: Duration::ZERO,
             crashed: false,
@@ -527,6 +535,25 @@ impl World {
             Some(w) => Ok(w.spec.tags.clone()),
             None => Err(PortError::new(ErrorKind::Rejected, "DescribeTags", format!("ResourceNotFound: {id}"))),
         }
+    }
+
+    /// GetResources by ARN: the tags of the visible WorkSpaces among `ids` that carry any
+    /// (the tagging API returns only tagged resources). Its index is modelled as current as
+    /// DescribeWorkspaces' view; AWS documents no lag for it.
+    pub(crate) fn api_tags_in_bulk(&mut self, ids: &[WorkspaceId]) -> PortResult<BTreeMap<WorkspaceId, Tags>> {
+        const OP: &str = "GetResources";
+        self.gate(OP, Service::Tagging, false)?;
+        if ids.len() > blankslate_core::reconcile::TAGS_BATCH {
+            let message =
+                format!("InvalidParameterException: ResourceARNList takes at most 100 ARNs, got {}", ids.len());
+            return Err(PortError::new(ErrorKind::Rejected, OP, message));
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                self.visible(id).filter(|w| !w.spec.tags.is_empty()).map(|w| (id.clone(), w.spec.tags.clone()))
+            })
+            .collect())
     }
 
     pub(crate) fn api_terminate(&mut self, ids: &[WorkspaceId]) -> PortResult<Vec<FailedItem<WorkspaceId>>> {

@@ -170,14 +170,16 @@ pub fn debug_bootstrap_zip(dir: &Path) -> PathBuf {
 }
 
 /// The ministack template with every function wired to this machine's emulators: AWS at
-/// `ministack`, WorkSpaces at `workspaces` (our emulator), and a 5-second alarm lag
-/// allowance, since ministack raises an alarm the moment its datapoint arrives.
+/// `ministack`, WorkSpaces and its tags (GetResources) at `workspaces` (our emulator), and
+/// a 5-second alarm lag allowance, since ministack raises an alarm the moment its
+/// datapoint arrives.
 pub fn wired_template(dir: &Path, ministack: &str, workspaces: &str) -> PathBuf {
     ministack_template(
         dir,
         &[
             ("AWS_ENDPOINT_URL", ministack),
             ("AWS_ENDPOINT_URL_WORKSPACES", workspaces),
+            ("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", workspaces),
             ("BLANKSLATE_ALARM_LAG_SECONDS", "5"),
         ],
     )

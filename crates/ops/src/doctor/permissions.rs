@@ -115,7 +115,8 @@ pub(super) const fn need(action: &'static str, on: On, why: &'static str) -> Nee
 /// PutMetricAlarm, `delete_disconnect_alarms` DeleteAlarms, `list_disconnect_alarms`
 /// DescribeAlarms; `Notifier::notify` is sns:Publish; `Workspaces::describe`,
 /// `describe_all` and `describe_desk` are DescribeWorkspaces, `connection_status`
-/// DescribeWorkspacesConnectionStatus, `tags` DescribeTags, `terminate`
+/// DescribeWorkspacesConnectionStatus, `tags` DescribeTags, `tags_in_bulk`
+/// tag:GetResources (DescribeTags for what its answer leaves out), `terminate`
 /// TerminateWorkspaces, `create` CreateWorkspaces (and CreateTags for its tags).
 /// Logging and KMS use by the services on the functions' behalf are not code calls and
 /// are not listed.
@@ -155,6 +156,7 @@ pub fn needs(function: Function) -> &'static [Need] {
         need("workspaces:DescribeWorkspaces", Any, "Workspaces::describe, describe_all, describe_desk"),
         need("workspaces:DescribeWorkspacesConnectionStatus", Any, "Workspaces::connection_status"),
         need("workspaces:DescribeTags", Any, "Workspaces::tags"),
+        need("tag:GetResources", Any, "Workspaces::tags_in_bulk"),
         need("workspaces:TerminateWorkspaces", ManagedWorkspace, "Workspaces::terminate"),
         need("workspaces:CreateWorkspaces", NewWorkspace, "Workspaces::create"),
         need("workspaces:CreateTags", NewTags, "Workspaces::create carries the old WorkSpace's tags"),
