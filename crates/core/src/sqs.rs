@@ -159,7 +159,8 @@ mod tests {
     fn alarm(id: &str, state: &str) -> String {
         let ctx = EmitContext { account: "123456789012".into(), region: "us-east-1".into(), event_id: "e".into() };
         let at = Timestamp::parse("2026-11-20T18:06:10Z").unwrap();
-        alarm_message(&format!("blankslate-disconnect-{id}"), &id.parse().unwrap(), state, "OK", at, &ctx)
+        let datapoint = Timestamp::parse("2026-11-20T18:04:00Z").unwrap();
+        alarm_message(&format!("blankslate-disconnect-{id}"), &id.parse().unwrap(), state, "OK", at, datapoint, &ctx)
     }
 
     fn delivery(id: &str, body: String) -> Delivery {

@@ -158,12 +158,33 @@ async fn alarms_reach_term_rebuild_through_the_queue_and_garbage_ends_in_the_dea
     // The alarm fires; a foreign WorkSpace's alarm and a message nobody can read follow.
     let ctx = EmitContext { account: "000000000000".into(), region: "us-east-1".into(), event_id: unique.clone() };
     let at = now();
+    // The datapoint the alarm evaluated: the minute before the state change.
+    let datapoint = blankslate_core::Timestamp::from_millis((at.as_millis() / 60_000 - 1) * 60_000);
     let stranger: WorkspaceId = "ws-9z8y7x6w5".parse().unwrap();
     for (id, body) in [
-        ("alice", events::alarm_message(&blankslate_core::alarm::alarm_name(&alice), &alice, "ALARM", "OK", at, &ctx)),
+        (
+            "alice",
+            events::alarm_message(
+                &blankslate_core::alarm::alarm_name(&alice),
+                &alice,
+                "ALARM",
+                "OK",
+                at,
+                datapoint,
+                &ctx,
+            ),
+        ),
         (
             "stranger",
-            events::alarm_message(&blankslate_core::alarm::alarm_name(&stranger), &stranger, "ALARM", "OK", at, &ctx),
+            events::alarm_message(
+                &blankslate_core::alarm::alarm_name(&stranger),
+                &stranger,
+                "ALARM",
+                "OK",
+                at,
+                datapoint,
+                &ctx,
+            ),
         ),
         ("garbage", "not json".to_owned()),
     ] {
