@@ -23,7 +23,6 @@ pub mod pacing;
 pub mod reconcile;
 pub mod selector;
 pub mod spec;
-pub mod sqs;
 pub mod status;
 pub mod time;
 mod validated;

@@ -141,7 +141,7 @@ pub async fn term_rebuild_queue<W: Workspaces, A: Alarms, J: Journal, N: Notifie
     event: &serde_json::Value,
 ) -> Result<QueueReport, HandlerError> {
     let mut out = QueueReport::default();
-    for message in blankslate_core::sqs::parse_sqs(event)? {
+    for message in blankslate_core::events::sqs::parse_sqs(event)? {
         let mut report = Report::default();
         let recorded = match message.events {
             Ok(events) => match record_facts(ports, config, now, events, &mut report).await {

@@ -306,13 +306,13 @@ impl FleetShell {
         let report = match self.function {
             Function::AlarmCreate => handlers::alarm_create(ports, config, now, &event).await?,
             Function::AlarmDelete => handlers::alarm_delete(ports, config, now, &event).await?,
-            Function::TermRebuild if blankslate_core::sqs::is_sqs_event(&event) => {
+            Function::TermRebuild if blankslate_core::events::sqs::is_sqs_event(&event) => {
                 // The alarm queue's batch: the answer is the partial batch response, which
                 // names exactly the messages SQS must deliver again.
                 let batch = handlers::term_rebuild_queue(ports, config, now, &event).await?;
                 log_report(self.function, &batch.report);
                 tracing::info!(redelivered = batch.failed.len(), "batch done");
-                return Ok(blankslate_core::sqs::batch_response(&batch.failed));
+                return Ok(blankslate_core::events::sqs::batch_response(&batch.failed));
             }
             Function::TermRebuild => handlers::term_rebuild(ports, config, now, &event).await?,
             Function::Reconcile => {

@@ -24,7 +24,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use blankslate_core::sqs::Delivery;
+use blankslate_core::events::sqs::Delivery;
 use blankslate_core::Timestamp;
 
 /// `BatchSize` of the event source mapping.

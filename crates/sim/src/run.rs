@@ -397,13 +397,13 @@ impl Simulation {
     /// One batch from the alarm queue, as the event source mapping invokes it. Returns when
     /// the invocation ends, or `None` when Lambda throttled it (the messages come back
     /// after their visibility timeout).
-    fn invoke_batch(&mut self, batch: &[blankslate_core::sqs::Delivery]) -> Option<Timestamp> {
+    fn invoke_batch(&mut self, batch: &[blankslate_core::events::sqs::Delivery]) -> Option<Timestamp> {
         let (config, now, calls_before) = self.begin_invocation(true)?;
         let event = {
             let mut world = self.aws.world();
             let ctx = world.emit_context();
             let queue = format!("arn:aws:sqs:{}:{}:Workspace_Disconnected_Queue", ctx.region, ctx.account);
-            blankslate_core::sqs::sqs_event(&queue, &ctx.region, &ctx.account, batch)
+            blankslate_core::events::sqs::sqs_event(&queue, &ctx.region, &ctx.account, batch)
         };
         let aws = &self.aws;
         let ports = Ports { workspaces: aws, alarms: aws, journal: aws, notifier: aws };

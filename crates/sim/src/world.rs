@@ -394,14 +394,14 @@ impl World {
     /// a violation (only garbage is unreadable: every real message parses).
     pub(crate) fn dead_letter(&mut self, id: &str, body: &str) {
         self.metrics.dead_letters += 1;
-        let delivery = blankslate_core::sqs::Delivery {
+        let delivery = blankslate_core::events::sqs::Delivery {
             message_id: id.to_owned(),
             body: body.to_owned(),
             sent_at: self.now,
             receive_count: crate::queue::MAX_RECEIVE_COUNT,
         };
-        let event = blankslate_core::sqs::sqs_event("", "", "", &[delivery]);
-        if let Ok([message]) = blankslate_core::sqs::parse_sqs(&event).as_deref() {
+        let event = blankslate_core::events::sqs::sqs_event("", "", "", &[delivery]);
+        if let Ok([message]) = blankslate_core::events::sqs::parse_sqs(&event).as_deref() {
             if let Err(e) = &message.events {
                 let detail = format!("Workspace_Term_Rebuild: message {id} moved to the dead-letter queue: {e}");
                 self.violation("handler", String::new(), None, detail);

@@ -24,6 +24,7 @@ mod emit;
 mod eventbridge;
 mod node;
 mod sns;
+pub mod sqs;
 #[cfg(test)]
 mod tests;
 

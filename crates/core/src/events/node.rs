@@ -27,15 +27,7 @@ impl<'a> Node<'a> {
     }
 
     pub(super) fn wrong_type(&self, expected: &'static str) -> EventError {
-        let found = match self.value {
-            Value::Null => "null",
-            Value::Bool(_) => "boolean",
-            Value::Number(_) => "number",
-            Value::String(_) => "string",
-            Value::Array(_) => "array",
-            Value::Object(_) => "object",
-        };
-        EventError::WrongType { path: self.shown_path(), expected, found }
+        EventError::WrongType { path: self.shown_path(), expected, found: json_type(self.value) }
     }
 
     pub(super) fn object(&self) -> Result<&'a Map<String, Value>, EventError> {
@@ -82,5 +74,17 @@ impl<'a> Node<'a> {
     /// The string here, validated by `parse` (an ID or timestamp constructor).
     pub(super) fn parse<T>(&self, parse: fn(&str) -> Result<T, ValidationError>) -> Result<T, EventError> {
         parse(self.str()?).map_err(|source| EventError::InvalidValue { path: self.shown_path(), source })
+    }
+}
+
+/// The JSON type of `value`, as an error names what it found.
+pub(super) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }

@@ -15,7 +15,8 @@
 
 use serde_json::{json, Value};
 
-use crate::events::{parse_alarm_message, Event, EventError};
+use super::node::json_type;
+use super::{parse_alarm_message, Event, EventError};
 use crate::time::Timestamp;
 
 const SQS_SOURCE: &str = "aws:sqs";
@@ -93,15 +94,7 @@ fn within(prefix: &str, error: EventError) -> EventError {
 }
 
 fn wrong_type(path: &str, expected: &'static str, found: &Value) -> EventError {
-    let found = match found {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    EventError::WrongType { path: path.to_owned(), expected, found }
+    EventError::WrongType { path: path.to_owned(), expected, found: json_type(found) }
 }
 
 /// The partial batch response (`FunctionResponseTypes: [ReportBatchItemFailures]`):
