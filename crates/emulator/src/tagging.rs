@@ -90,6 +90,9 @@ fn workspace_of(arn: &str) -> Result<Option<WorkspaceId>, ApiError> {
     Ok(resource.strip_prefix("workspace/").and_then(|id| WorkspaceId::new(id).ok()))
 }
 
+/// A tagged WorkSpace as the answer shows it: its ARN and its tags.
+type Tagged = (String, Vec<(String, String)>);
+
 fn get_resources(shared: &Shared, input: GetResourcesInput) -> Result<Value, ApiError> {
     if input.resource_arn_list.is_some() && input.tag_filters.is_some() {
         return Err(invalid("You can't specify both ResourceARNList and TagFilters in the same request."));
@@ -116,7 +119,7 @@ fn get_resources(shared: &Shared, input: GetResourcesInput) -> Result<Value, Api
             invalid(format!("The pagination token {:?} is not valid.", input.pagination_token.unwrap_or_default()))
         })?;
     let region = shared.region().to_owned();
-    let tagged: BTreeMap<WorkspaceId, (String, Vec<(String, String)>)> = shared.with_world(|world| {
+    let tagged: BTreeMap<WorkspaceId, Tagged> = shared.with_world(|world| {
         world.count_api_call("GetResources");
         let candidates: Vec<(WorkspaceId, String)> = match &asked {
             Some(asked) => asked.iter().filter_map(|(arn, id)| Some((id.clone()?, arn.clone()))).collect(),
@@ -146,7 +149,7 @@ fn get_resources(shared: &Shared, input: GetResourcesInput) -> Result<Value, Api
                 })
             })
     });
-    let page: Vec<(WorkspaceId, (String, Vec<(String, String)>))> = matching.take(per_page + 1).collect();
+    let page: Vec<(WorkspaceId, Tagged)> = matching.take(per_page + 1).collect();
     let more = page.len() > per_page;
     let page = &page[..page.len().min(per_page)];
     let list: Vec<Value> = page
