@@ -117,7 +117,7 @@ async fn doctor_passes_a_healthy_stack_and_names_each_break_with_its_fix() {
     }
     assert!(check(&stdout, "cloudtrail").0.contains(&format!("trail {trail} (this Region) is logging")));
     assert!(check(&stdout, "alarms: every managed WorkSpace has one").0.contains("1 managed WorkSpace(s)"));
-    assert!(check(&stdout, "permissions Workspace_Reconciler").0.contains("all 13 actions its code calls are allowed"));
+    assert!(check(&stdout, "permissions Workspace_Reconciler").0.contains("all 14 actions its code calls are allowed"));
 
     // Break it: the schedule disabled, the trail stopped, alice's alarm deleted, an alarm
     // for a WorkSpace that does not exist, a failed invocation of Workspace_Alarm_Create.
