@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use blankslate_aws::{CloudWatchAlarms, DynamoJournal};
-use blankslate_core::config::{AlarmMode, Config};
+use blankslate_core::config::{AlarmMode, Config, TagReads};
 use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::journal::{Phase, Record};
 use blankslate_core::observe::WorkspaceState;
@@ -93,6 +93,8 @@ async fn the_learned_rate_backs_off_under_throttling_recovers_and_the_rebuilds_f
     config.reconcile_period = Duration::from_secs(5);
     config.api_budget_per_tick = 60;
     config.alarm_mode = AlarmMode::Off;
+    // Tags one by one (DescribeTags), as without the tagging API: they are WorkSpaces calls too.
+    config.tag_reads = TagReads::OneByOne;
     config.grace = Duration::from_secs(1);
     config.alarm_lag_allowance = Duration::ZERO;
     let learned = Pacing { per_second: 12.0, updated_at: enrolled, throttled_ticks: 0 };

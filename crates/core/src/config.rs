@@ -23,6 +23,21 @@ pub enum AlarmMode {
     Off,
 }
 
+/// Where the tags S2 and S3 need are read: a property of the deployment's adapter, so
+/// the planner counts what they cost against the WorkSpaces budget only when they are
+/// WorkSpaces calls.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TagReads {
+    /// The Resource Groups Tagging API's GetResources, 100 WorkSpaces a call on its own
+    /// limit: no WorkSpaces call (the template gives the reconciler what it needs).
+    #[default]
+    Bulk,
+    /// DescribeTags, one WorkSpaces call per WorkSpace: where the tagging API is not
+    /// configured. Unbudgeted, a rush's tag reads alone would overdraw every tick.
+    OneByOne,
+}
+
 /// The settings of one deployment.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Config {
@@ -61,6 +76,9 @@ pub struct Config {
     /// blankslate terminated is deleted once it is gone (`core::directory`). Off when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<crate::directory::DirectorySettings>,
+    /// Where tags are read, and so whether they cost WorkSpaces calls.
+    #[serde(default)]
+    pub tag_reads: TagReads,
 }
 
 /// 600 calls a minute (10 requests/s, the top of the range anyone reports): a ceiling,
@@ -88,6 +106,7 @@ impl Config {
             alarm_lag_allowance: Duration::from_secs(5 * 60),
             api_budget_per_tick: DEFAULT_API_BUDGET_PER_TICK,
             directory: None,
+            tag_reads: TagReads::Bulk,
         }
     }
 

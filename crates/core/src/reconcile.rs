@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::config::{AlarmMode, Config};
+use crate::config::{AlarmMode, Config, TagReads};
 use crate::ids::{DeskKey, WorkspaceId};
 use crate::journal::{Phase, RebuildRequest, RebuildSummary, Record};
 use crate::observe::{ConnectionObservation, ConnectionState, WorkspaceDescription, WorkspaceState};
@@ -323,8 +323,8 @@ pub fn settle_bulk_tags(
 
 /// What a plan has spent, in whole WorkSpaces calls: a batched kind costs a call per 25
 /// items (its first item a whole call, the next 24 nothing more), a call that takes one
-/// ID (a desk look-up, a page of the fleet listing) a call each. Tags are read through
-/// the tagging API and cost nothing here.
+/// ID (a desk look-up, a page of the fleet listing, a DescribeTags) a call each. Tags
+/// read in bulk go through the tagging API and cost nothing here.
 #[derive(Default)]
 struct Spend {
     left: usize,
@@ -376,8 +376,8 @@ impl Spend {
 ///    waiting for a desktop and nothing else stands in the way;
 /// 2. WorkSpaces being terminated: confirm they are gone (then create);
 /// 3. due disconnects, oldest first, no more than the in-flight cap admits: describe,
-///    connection re-check, tags (S2, S3: through the tagging API, outside this budget),
-///    terminate;
+///    connection re-check, tags (S2, S3: in bulk through the tagging API, outside this
+///    budget; one by one, a call each), terminate;
 /// 4. the sweep's full listing, when it fits (or when nothing else needs the budget),
 ///    at most an eighth of the budget over time (a large fleet sweeps less often), and
 ///    on every fourth turn whatever the backlog;
@@ -442,8 +442,10 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
     for (_, id, _) in due {
         work += 1;
         // Tags are read before every termination whatever the selector: the re-create
-        // must carry them (S3). They come from the tagging API, outside this budget.
-        if slots == 0 || !spend.take((1, 1, 0, 1, 0)) {
+        // must carry them (S3). In bulk they come from the tagging API, outside this
+        // budget; one by one they are a DescribeTags call each.
+        let tags = usize::from(config.tag_reads == TagReads::OneByOne);
+        if slots == 0 || !spend.take((1, 1, tags, 1, 0)) {
             continue;
         }
         slots -= 1;

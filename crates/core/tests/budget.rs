@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use blankslate_core::config::{AlarmMode, Config};
+use blankslate_core::config::{AlarmMode, Config, TagReads};
 use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::journal::{Phase, Record};
 use blankslate_core::reconcile::{plan_reads_within, ReadPlan};
@@ -69,6 +69,27 @@ fn a_rush_of_due_disconnects_is_planned_within_the_budget_oldest_first() {
             assert!(matches!(r.phase, Phase::Disconnected { at, .. } if at == oldest));
         }
     }
+}
+
+#[test]
+fn tags_read_one_by_one_are_counted_as_workspaces_calls() {
+    // Without the tagging API every due desk's tags are a DescribeTags call: a plan that
+    // left them out would overdraw the tick by one call per desk, and throttled tag reads
+    // leave the desks undecided, tick after tick.
+    let records: Vec<Record> =
+        (0..60).map(|n| record(n, |id| Phase::Disconnected { workspace_id: id, at: t(-20) })).collect();
+    let mut one_by_one = config();
+    one_by_one.tag_reads = TagReads::OneByOne;
+    for budget in [4, 10, 20, 90] {
+        let plan = plan_reads_within(t(0), &one_by_one, &records, false, budget);
+        let planned = calls(&plan, 0) + plan.tags.len();
+        assert!(planned <= budget, "budget {budget}: {planned} calls planned");
+        assert!(!plan.tags.is_empty(), "budget {budget} planned nothing");
+    }
+    // In bulk the same budget admits more desks: their tags cost no WorkSpaces call.
+    let bulk = plan_reads_within(t(0), &config(), &records, false, 20);
+    let single = plan_reads_within(t(0), &one_by_one, &records, false, 20);
+    assert!(bulk.tags.len() > single.tags.len(), "{} vs {}", bulk.tags.len(), single.tags.len());
 }
 
 #[test]

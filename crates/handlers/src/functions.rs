@@ -1,7 +1,7 @@
 //! The four functions. Each reads what its decision needs, decides with the core, and
 //! executes the resulting steps.
 
-use blankslate_core::config::{Config, MAX_BATCH};
+use blankslate_core::config::{Config, TagReads, MAX_BATCH};
 use blankslate_core::events::{self, AlarmTime, Event, EventError};
 use std::collections::BTreeSet;
 
@@ -319,15 +319,23 @@ async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
         tag_ids.dedup();
     }
     let mut unread = Vec::new();
-    for chunk in tag_ids.chunks(reconcile::TAGS_BATCH) {
-        match ports.workspaces.tags_in_bulk(chunk).await {
-            Ok(found) => {
-                let (known, confirm) = reconcile::settle_bulk_tags(records, chunk, found);
-                obs.tags.extend(known);
-                unread.extend(confirm);
+    match config.tag_reads {
+        TagReads::Bulk => {
+            for chunk in tag_ids.chunks(reconcile::TAGS_BATCH) {
+                match ports.workspaces.tags_in_bulk(chunk).await {
+                    Ok(found) => {
+                        let (known, confirm) = reconcile::settle_bulk_tags(records, chunk, found);
+                        obs.tags.extend(known);
+                        unread.extend(confirm);
+                    }
+                    // The tagging API's own limit: no lesson for the WorkSpaces rate.
+                    Err(e) => report.error("GetResources", e),
+                }
             }
-            Err(e) => report.error("GetResources", e),
         }
+        // Each a WorkSpaces call of the budget: one throttled read leaves only its own
+        // desk undecided, and teaches the rate.
+        TagReads::OneByOne => unread = tag_ids,
     }
     for id in unread {
         match ports.workspaces.tags(&id).await {

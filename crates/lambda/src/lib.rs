@@ -18,7 +18,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use blankslate_aws::{
     AwsWorkspaces, CloudWatchAlarms, DirectoryFunction, DynamoJournal, SnsNotifier, WorkspaceArnPrefix,
 };
-use blankslate_core::config::{AlarmMode, Config};
+use blankslate_core::config::{AlarmMode, Config, TagReads};
 use blankslate_core::reconcile::Notice;
 use blankslate_core::{Timestamp, ValidationError};
 use blankslate_handlers::ports::{Notifier, PortResult, Ports};
@@ -240,7 +240,7 @@ impl FleetShell {
         get: &impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name);
-        let config = Config::from_settings(get)?;
+        let mut config = Config::from_settings(get)?;
         let journal = DynamoJournal::new(sdk, required(&get, env::JOURNAL_TABLE)?);
         let alarm_topic = match config.alarm_mode {
             AlarmMode::PerWorkspace => required(&get, env::ALARM_TOPIC_ARN)?,
@@ -278,6 +278,7 @@ impl FleetShell {
                 .map_err(|e| ValidationError { field: env::WORKSPACE_ARN_PREFIX, ..e })?;
             workspaces = workspaces.with_bulk_tags(sdk, prefix);
         }
+        config.tag_reads = if arn_prefix.is_some() { TagReads::Bulk } else { TagReads::OneByOne };
         tracing::info!(?function, selector = %config.selector, grace_s = config.grace.as_secs(), bulk_tags = arn_prefix.is_some(), directory = ?directory.as_ref().map(DirectoryFunction::name), "configured");
         Ok(Self {
             function,
