@@ -222,7 +222,7 @@ pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
             // Unreadable now: the floor, which makes progress at any rate (L1); the
             // stored rate is left as it is.
             report.error("reading the learned API rate", e);
-            (Pacing { per_second: 0.0, updated_at: now, throttled_ticks: 0 }, false)
+            (Pacing::at(0.0, now), false)
         }
     };
     let budget = pacing.budget(ceiling, period);
