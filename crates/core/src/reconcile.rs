@@ -121,11 +121,9 @@ impl ReadPlan {
                 budget_bound: self.budget_bound,
                 ..ReadPlan::default()
             },
-            Stage::Sweep => ReadPlan {
-                sweep: self.sweep,
-                sweep_over_budget: self.sweep_over_budget,
-                ..ReadPlan::default()
-            },
+            Stage::Sweep => {
+                ReadPlan { sweep: self.sweep, sweep_over_budget: self.sweep_over_budget, ..ReadPlan::default() }
+            }
         }
     }
 }
