@@ -49,8 +49,8 @@ pub const SLOW_START_FACTOR: f64 = 2.0;
 pub const DECREASE_FACTOR: f64 = 0.7;
 /// Clean ticks that needed more after which the rate is back at the rate it was last cut
 /// from (CUBIC's K). The curve is scaled to that rate, so the climb takes as many ticks at
-/// 0.25 requests/s as at 10: five ticks spend two on the way up (to 85% and 93%), three
-/// within 2% of the old rate, then leave it by 2%, 7%, 15% and 30%.
+/// 0.25 requests/s as at 10: 85% and 93% of the old rate after one and two ticks, within
+/// 2% of it from the third to the seventh, then 7%, 15% and 30% above it.
 pub const RECOVERY_TICKS: f64 = 5.0;
 /// The fewest calls a tick plans, whatever was learned: a check, a terminate, a
 /// confirmation and a create. Below the account's rate this still makes progress, because
