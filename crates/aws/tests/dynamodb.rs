@@ -188,7 +188,12 @@ async fn the_learned_rate_is_one_item_beside_the_desks_and_never_read_as_a_desk(
     assert_eq!(journal.pacing().await.expect("read"), None, "nothing stored yet");
     let record = record("alice");
     journal.write(&Write::Insert(record.clone())).await.expect("insert");
-    let pacing = Pacing { per_second: 1.25, updated_at: Timestamp::from_millis(1_700_000_000_000), throttled_ticks: 2 };
+    let pacing = Pacing {
+        throttled_ticks: 2,
+        cut_from: Some(1.8),
+        since_cut: 3,
+        ..Pacing::at(1.25, Timestamp::from_millis(1_700_000_000_000))
+    };
     journal.store_pacing(&pacing).await.expect("store");
     journal.store_pacing(&Pacing { per_second: 0.875, ..pacing }).await.expect("store again");
     assert_eq!(journal.pacing().await.expect("read"), Some(Pacing { per_second: 0.875, ..pacing }));

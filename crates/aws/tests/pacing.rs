@@ -97,7 +97,7 @@ async fn the_learned_rate_backs_off_under_throttling_recovers_and_the_rebuilds_f
     config.tag_reads = TagReads::OneByOne;
     config.grace = Duration::from_secs(1);
     config.alarm_lag_allowance = Duration::ZERO;
-    let learned = Pacing { per_second: 12.0, updated_at: enrolled, throttled_ticks: 0 };
+    let learned = Pacing::at(12.0, enrolled);
     journal.store_pacing(&learned).await.expect("pacing");
     let limit = ApiLimits { rate_per_second: 4.0, burst: 1.0, per_operation: false, changes: vec![] };
     emulator.set_api_limit(Some(limit)).expect("limit");

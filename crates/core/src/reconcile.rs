@@ -48,6 +48,10 @@ pub struct ReadPlan {
     pub desks: Vec<DeskKey>,
     /// List the whole fleet (and its tags when the selector needs them) and every alarm.
     pub sweep: bool,
+    /// True when that listing does not fit in what the budget left: a quiet tick, or the
+    /// backstop's turn through a backlog. Its throttling says nothing about whether the
+    /// budget fits the limit (`pacing`), so the shell keeps it out of what the rate learns.
+    pub sweep_over_budget: bool,
     /// True when the budget left due work out of this tick: the tick tested the rate
     /// (`pacing::TickUse::budget_bound`).
     pub budget_bound: bool,
@@ -65,19 +69,23 @@ pub enum Stage {
     /// Rebuilds under way: confirm terminations (then create), look up desks whose
     /// create answer was lost (then create, or record the new WorkSpace).
     UnderWay,
-    /// Everything else: due disconnects (re-check, terminate), the sweep (enrolment,
-    /// missed disconnects, alarms), connection reads of active desks.
+    /// Everything else: due disconnects (re-check, terminate), connection reads of active
+    /// desks.
     New,
+    /// The sweep: the fleet listing (enrolment, WorkSpaces gone without an event) and the
+    /// alarms. Last, because a listing larger than the budget may drain the API's bucket:
+    /// run after the tick's other calls, it delays none of them.
+    Sweep,
 }
 
 impl Stage {
     /// The stages in the order a tick runs them.
-    pub const ALL: [Stage; 3] = [Stage::Creates, Stage::UnderWay, Stage::New];
+    pub const ALL: [Stage; 4] = [Stage::Creates, Stage::UnderWay, Stage::New, Stage::Sweep];
 
     fn covers(self, phase: &Phase) -> bool {
         match self {
             Self::Creates | Self::UnderWay => phase.is_rebuilding(),
-            Self::New => !phase.is_rebuilding(),
+            Self::New | Self::Sweep => !phase.is_rebuilding(),
         }
     }
 }
@@ -85,7 +93,8 @@ impl Stage {
 impl ReadPlan {
     /// The part of this plan that `stage` reads: nothing for [`Stage::Creates`]; the
     /// desk look-ups and the reads of WorkSpaces being terminated for
-    /// [`Stage::UnderWay`]; the rest for [`Stage::New`].
+    /// [`Stage::UnderWay`]; the listing and the alarms for [`Stage::Sweep`]; the rest for
+    /// [`Stage::New`].
     pub fn for_stage(&self, stage: Stage, records: &[Record]) -> ReadPlan {
         let terminating: BTreeSet<&WorkspaceId> = records
             .iter()
@@ -109,10 +118,12 @@ impl ReadPlan {
                 describe: part(&self.describe, false),
                 connections: part(&self.connections, false),
                 tags: self.tags.clone(),
-                sweep: self.sweep,
                 budget_bound: self.budget_bound,
                 ..ReadPlan::default()
             },
+            Stage::Sweep => {
+                ReadPlan { sweep: self.sweep, sweep_over_budget: self.sweep_over_budget, ..ReadPlan::default() }
+            }
         }
     }
 }
@@ -467,7 +478,9 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
         // A backstop that never runs is none: through a long backlog, every fourth turn
         // sweeps anyway (orphaned alarms, missed events), overdrawing the tick's budget.
         let overdue = index.rem_euclid(4 * every) == 0;
-        plan.sweep = turn && (spend.take((0, 0, listing, 0, 0)) || work == 0 || overdue);
+        let fits = turn && spend.take((0, 0, listing, 0, 0));
+        plan.sweep = fits || (turn && (work == 0 || overdue));
+        plan.sweep_over_budget = plan.sweep && !fits;
     }
 
     if plan.sweep || !alarms_on(config) {
@@ -508,10 +521,10 @@ pub fn decide(now: Timestamp, config: &Config, records: &[Record], obs: &Observa
 }
 
 /// The decision of one [`Stage`] of a tick: only the desks the stage covers, and on
-/// [`Stage::New`] enrolment and alarm repair too. `records` are the journal as the earlier
+/// [`Stage::Sweep`] enrolment and alarm repair too. `records` are the journal as the earlier
 /// stages of the tick left it.
 pub fn decide_stage(now: Timestamp, config: &Config, records: &[Record], obs: &Observations, stage: Stage) -> Decision {
-    decide_desks(now, config, records, obs, |phase| stage.covers(phase), stage == Stage::New)
+    decide_desks(now, config, records, obs, |phase| stage.covers(phase), stage == Stage::Sweep)
 }
 
 fn decide_desks(

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use blankslate_core::config::{AlarmMode, Config, TagReads};
 use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::journal::{Phase, Record};
-use blankslate_core::reconcile::{plan_reads_within, ReadPlan};
+use blankslate_core::reconcile::{plan_reads_within, ReadPlan, Stage};
 use blankslate_core::selector::Selector;
 use blankslate_core::spec::WorkspaceSpec;
 use blankslate_core::Timestamp;
@@ -132,12 +132,20 @@ fn alarm_free_mode_covers_every_active_desk_within_a_few_ticks() {
 #[test]
 fn the_sweep_waits_for_a_quiet_tick_and_keeps_to_its_share() {
     let quiet: Vec<Record> = (0..3000).map(|n| record(n, |id| Phase::Active { workspace_id: id })).collect();
-    assert!(plan_reads_within(t(0), &config(), &quiet, true, 90).sweep, "nothing else to do: sweep");
+    // (sweeps, beyond the budget): a listing of 121 calls does not fit in 90, and the rate
+    // must not learn from the throttling it meets (`pacing`).
+    let sweeps = |plan: ReadPlan| (plan.sweep, plan.sweep_over_budget);
+    assert_eq!(sweeps(plan_reads_within(t(0), &config(), &quiet, true, 90)), (true, true), "nothing else to do: sweep");
     let mut busy = quiet.clone();
     busy[0].phase = Phase::Disconnected { workspace_id: busy[0].workspace_id().unwrap().clone(), at: t(-30) };
-    assert!(!plan_reads_within(t(15), &config(), &busy, true, 90).sweep, "a due rebuild comes first");
-    assert!(plan_reads_within(t(60), &config(), &busy, true, 90).sweep, "but every fourth turn sweeps anyway");
-    assert!(plan_reads_within(t(0), &config(), &busy[..100], true, 90).sweep, "a small fleet's sweep fits");
+    assert_eq!(sweeps(plan_reads_within(t(15), &config(), &busy, true, 90)), (false, false), "a due rebuild first");
+    assert_eq!(sweeps(plan_reads_within(t(60), &config(), &busy, true, 90)), (true, true), "every fourth turn anyway");
+    let small = plan_reads_within(t(0), &config(), &busy[..100], true, 90);
+    assert_eq!(sweeps(small), (true, false), "a small fleet's sweep fits");
+    // The listing is its own last stage: after every other call of the tick.
+    let plan = plan_reads_within(t(60), &config(), &busy, true, 90);
+    assert_eq!(Stage::ALL.last(), Some(&Stage::Sweep));
+    assert!(Stage::ALL.iter().filter(|s| plan.for_stage(**s, &busy).sweep).eq([&Stage::Sweep]));
     // 10,000 desks: a listing of 401 calls, at most 90 * 15 / 8 = 168 calls a sweep
     // period, so one sweep tick in three lists the fleet.
     let fleet: Vec<Record> = (0..10_000).map(|n| record(n, |id| Phase::Active { workspace_id: id })).collect();

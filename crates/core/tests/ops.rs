@@ -409,7 +409,7 @@ fn the_fleet_view_counts_unmanaged_lists_unenrolled_and_honours_the_in_flight_ca
         .map(|c| (c.id.clone(), c))
         .collect(),
         tags: BTreeMap::from([(ws("newbie"), tags(&[("blankslate", "on")])), (ws("outsider"), tags(&[("team", "x")]))]),
-        pacing: Some(Pacing { per_second: 1.5, updated_at: t(5), throttled_ticks: 2 }),
+        pacing: Some(Pacing { throttled_ticks: 2, ..Pacing::at(1.5, t(5)) }),
     };
     let status = fleet_status(t(20), &config, &input);
     let rows: Vec<(String, &str, NextKind)> =

@@ -492,6 +492,7 @@ fn plan_reads_asks_for_what_each_phase_needs() {
             tags: ids(c.tags),
             desks: c.desks.iter().map(|u| key(u)).collect(),
             sweep: c.sweep,
+            sweep_over_budget: false,
             budget_bound: false,
         };
         assert_eq!(plan, expected, "{}", c.what);

@@ -201,8 +201,8 @@ async fn record_facts<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
 ///
 /// It spends the rate it has learned (`core::pacing`, kept in the journal): the tick's
 /// budget is planned by priority, run in [`reconcile::Stage`]s so that the calls of
-/// rebuilds under way go out first, and the rate is cut after a throttled tick and raised
-/// a little after a clean one that needed more.
+/// rebuilds under way go out first and a sweep's listing last, and the rate is cut after a
+/// tick throttled within its budget and raised after a clean one that needed more.
 pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     ports: Ports<'_, W, A, J, N>,
     config: &Config,
@@ -222,7 +222,7 @@ pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
             // Unreadable now: the floor, which makes progress at any rate (L1); the
             // stored rate is left as it is.
             report.error("reading the learned API rate", e);
-            (Pacing { per_second: 0.0, updated_at: now, throttled_ticks: 0 }, false)
+            (Pacing::at(0.0, now), false)
         }
     };
     let budget = pacing.budget(ceiling, period);
@@ -230,19 +230,30 @@ pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     let sweep = reconcile::is_sweep_tick(now, config, records.is_empty());
     let plan = reconcile::plan_reads_within(now, config, &records, sweep, budget);
     let stages = Stage::ALL.map(|stage| (stage, plan.for_stage(stage, &records)));
+    // Throttling met beyond the budget, knowingly: it teaches the rate nothing.
+    let mut over_budget_throttled = 0;
     for (stage, part) in stages {
+        let throttled_before = report.throttled;
         let obs = observe(ports, config, &records, &part, &mut report).await;
         let decision = reconcile::decide_stage(now, config, &records, &obs, stage);
         let stored = execute(ports, config, now, decision.steps, &mut report).await;
         if !stored.is_empty() {
             records = apply(records, stored);
         }
+        if part.sweep_over_budget {
+            over_budget_throttled += report.throttled - throttled_before;
+        }
     }
     report.next_wakeup = reconcile::next_wakeup_of(config, &records);
     // Issue 14: the directory clean-ups due, from the journal as the tick left it; carried
     // out after every terminate and create of the tick (`reconcile_with_directory`).
     report.directory_due = blankslate_core::directory::due(now, config, &records, &[]);
-    let used = TickUse { throttled: report.throttled, budget_bound: plan.budget_bound };
+    // A listing beyond the budget that went through shows the limit allows more than the
+    // budget (the tick was budget-bound); one that was throttled shows nothing either way.
+    let used = TickUse {
+        throttled: report.throttled - over_budget_throttled,
+        budget_bound: plan.budget_bound && over_budget_throttled == 0,
+    };
     let next = pacing.after_tick(used, ceiling, period, now);
     report.api_budget = Some((budget, next.budget(ceiling, period)));
     if known && next != pacing {
