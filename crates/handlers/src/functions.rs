@@ -234,8 +234,9 @@ pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     let mut over_budget_throttled = 0;
     for (stage, part) in stages {
         if stage == Stage::Sweep && !part.sweep {
-            // Nothing listed: the earlier stages decided every desk on everything read,
-            // and another pass over the journal would cost a 10,000-desk tick its time.
+            // Nothing to read: without observations the sweep's desks decide nothing, and
+            // enrolment and alarm repair need the listing, so the pass would only cost a
+            // 10,000-desk tick another walk over the journal.
             continue;
         }
         let throttled_before = report.throttled;
