@@ -278,12 +278,7 @@ pub fn plan_reads(now: Timestamp, config: &Config, records: &[Record], sweep: bo
                     plan.tags.push(workspace_id.clone());
                 }
             }
-            Phase::Terminating { workspace_id, requested_at, .. } => {
-                plan.describe.push(workspace_id.clone());
-                if now >= *requested_at + config.terminate_retry_after {
-                    plan.connections.push(workspace_id.clone());
-                }
-            }
+            Phase::Terminating { workspace_id, .. } => plan.describe.push(workspace_id.clone()),
             Phase::Creating { retry_at, maybe_created: true, .. } if now >= *retry_at => {
                 plan.desks.push(record.desk.clone())
             }
@@ -385,10 +380,13 @@ impl Spend {
 ///
 /// 1. due creates (and the desk look-ups of creates whose answer was lost): a user is
 ///    waiting for a desktop and nothing else stands in the way;
-/// 2. WorkSpaces being terminated: confirm they are gone (then create);
+/// 2. WorkSpaces being terminated whose terminate has had time to show
+///    (`terminate_retry_after`): confirm they are gone (then create);
 /// 3. due disconnects, oldest first, no more than the in-flight cap admits: describe,
 ///    connection re-check, tags (S2, S3: in bulk through the tagging API, outside this
 ///    budget; one by one, a call each), terminate;
+/// 3a. WorkSpaces terminated more recently, if the budget has room: a termination
+///    faster than usual is confirmed at once where the rate allows;
 /// 4. the sweep's full listing, when it fits (or when nothing else needs the budget),
 ///    at most an eighth of the budget over time (a large fleet sweeps less often), and
 ///    on every fourth turn whatever the backlog;
@@ -426,16 +424,18 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
         }
     }
 
+    // Terminations are confirmed once they have had time to show; sooner only with what
+    // the budget leaves (below). The describe that finds one gone is planned with the
+    // create that follows. A lost terminate's re-check and resend ([`lost_terminates`])
+    // are not planned: they are known only from this describe, and rare.
+    let mut early = Vec::new();
     for record in records {
         if let Phase::Terminating { workspace_id, requested_at, .. } = &record.phase {
             work += 1;
-            let overdue = now >= *requested_at + config.terminate_retry_after;
-            let items = if overdue { (1, 1, 0, 1, 1) } else { (1, 0, 0, 0, 1) };
-            if spend.take(items) {
+            if !terminate_had_time(now, config, *requested_at) {
+                early.push(workspace_id);
+            } else if spend.take((1, 0, 0, 0, 1)) {
                 plan.describe.push(workspace_id.clone());
-                if overdue {
-                    plan.connections.push(workspace_id.clone());
-                }
             }
         }
     }
@@ -463,6 +463,17 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
         plan.describe.push(id.clone());
         plan.connections.push(id.clone());
         plan.tags.push(id.clone());
+    }
+
+    // Termination takes about five minutes, so a describe in the first minutes after the
+    // terminate nearly always finds it still terminating: in a rush such reads would be
+    // most of the budget (issue 11). They are made only where the budget has room after
+    // the due work, and wanting them does not make the tick budget-bound.
+    for id in early {
+        if spend.cost((1, 0, 0, 0, 1)) <= spend.left {
+            spend.spend((1, 0, 0, 0, 1));
+            plan.describe.push(id.clone());
+        }
     }
 
     if sweep {
@@ -608,6 +619,46 @@ fn release(record: &Record) -> Step {
 
 fn old_enough_to_believe_gone(now: Timestamp, config: &Config, record: &Record) -> bool {
     now >= record.workspace_since + config.visibility_window
+}
+
+/// Whether a terminate sent at `requested_at` has had time to show: the WorkSpace gone, or
+/// still there untouched (the call lost). Termination takes about five minutes (DESIGN.md),
+/// so a WorkSpace described sooner is, in nearly every case, still terminating: such reads
+/// come last in a budget-bound tick ([`plan_reads_within`]), and a lost terminate is not
+/// suspected before this.
+fn terminate_had_time(now: Timestamp, config: &Config, requested_at: Timestamp) -> bool {
+    now >= requested_at + config.terminate_retry_after
+}
+
+/// The WorkSpaces being terminated whose terminate looks lost in this tick's `described`
+/// reads: still there, not going, long after the call. Only these need a connection
+/// re-check (S1) before the terminate is sent again ([`decide_stage`] for
+/// [`Stage::UnderWay`]); one that is terminating needs none, so the shell reads their
+/// connections after the describes instead of planning a read for every desk in flight.
+pub fn lost_terminates(
+    now: Timestamp,
+    config: &Config,
+    records: &[Record],
+    described: &[WorkspaceId],
+    obs: &Observations,
+) -> Vec<WorkspaceId> {
+    let asked: BTreeSet<&WorkspaceId> = described.iter().collect();
+    records
+        .iter()
+        .filter_map(|r| match &r.phase {
+            Phase::Terminating { workspace_id, requested_at, disconnected_at, .. }
+                if asked.contains(workspace_id)
+                    && terminate_had_time(now, config, *requested_at)
+                    && now >= *disconnected_at + config.grace =>
+            {
+                match obs.seen(workspace_id) {
+                    Seen::Present(desc) if !desc.state.is_going() => Some(workspace_id.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn decide_active(
@@ -806,7 +857,7 @@ fn decide_terminating(
     };
     // The grace check is repeated so that a record written by a function with a skewed
     // clock (or by hand) still never terminates early (S1).
-    let waited = now >= requested_at + config.terminate_retry_after && now >= disconnected_at + config.grace;
+    let waited = terminate_had_time(now, config, requested_at) && now >= disconnected_at + config.grace;
     if desc.state.is_going() || !waited {
         return None;
     }

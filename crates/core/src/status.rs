@@ -320,14 +320,22 @@ pub fn next_action(
             }
         }
         Phase::Terminating { requested_at, .. } => {
-            if desc.is_none() {
-                return NextAction::new(
-                    NextKind::Create,
-                    None,
-                    "terminated: the new WorkSpace is created at the next run",
-                );
-            }
+            // The reconciler looks at a terminate once it has had time to show.
             let resend = *requested_at + config.terminate_retry_after;
+            if desc.is_none() {
+                return if resend > now {
+                    NextAction::new(
+                        NextKind::Create,
+                        Some(resend),
+                        format!(
+                            "terminated: the new WorkSpace is created at the first run after {}",
+                            resend.clock_time()
+                        ),
+                    )
+                } else {
+                    NextAction::new(NextKind::Create, None, "terminated: the new WorkSpace is created at the next run")
+                };
+            }
             let going = desc.is_some_and(|d| d.state.is_going());
             NextAction::new(
                 NextKind::ConfirmTerminated,

@@ -100,8 +100,8 @@ fn rebuilds_under_way_are_served_before_new_ones() {
         record(n, |id| Phase::Terminating {
             workspace_id: id,
             disconnected_at: t(-30),
-            started_at: t(-2),
-            requested_at: t(-2),
+            started_at: t(-4),
+            requested_at: t(-4),
             attempts: 1,
         })
     }));
@@ -151,4 +151,45 @@ fn the_sweep_waits_for_a_quiet_tick_and_keeps_to_its_share() {
     let fleet: Vec<Record> = (0..10_000).map(|n| record(n, |id| Phase::Active { workspace_id: id })).collect();
     let sweeps = (0..9).filter(|k| plan_reads_within(t(15 * k), &config(), &fleet, true, 90).sweep).count();
     assert_eq!(sweeps, 3);
+}
+
+#[test]
+fn a_terminate_is_confirmed_early_only_with_what_the_budget_leaves() {
+    // Termination takes about five minutes: in a rush, describing WorkSpaces a minute
+    // after their terminate would spend the calls due desks are waiting for.
+    let c = config();
+    let terminating = |n, requested| {
+        record(n, move |id| Phase::Terminating {
+            workspace_id: id,
+            disconnected_at: t(-30),
+            started_at: t(requested),
+            requested_at: t(requested),
+            attempts: 1,
+        })
+    };
+    let recent: Vec<Record> = (0..50).map(|n| terminating(n, -1)).collect();
+    let mut rush = recent.clone();
+    rush.extend((50..3050).map(|n| record(n, |id| Phase::Disconnected { workspace_id: id, at: t(-20) })));
+    let ids = |records: &[Record]| -> BTreeSet<WorkspaceId> {
+        records.iter().filter_map(|r| r.workspace_id().cloned()).collect()
+    };
+    let recent_ids = ids(&recent);
+    // A quiet tick confirms them at once; a budget-bound one spends its calls on due desks.
+    let quiet = plan_reads_within(t(0), &c, &recent, false, 90);
+    assert_eq!(quiet.describe.len(), 50);
+    assert!(!quiet.budget_bound, "optional reads do not make a tick budget-bound");
+    let busy = plan_reads_within(t(0), &c, &rush, false, 90);
+    assert!(busy.describe.iter().all(|id| !recent_ids.contains(id)), "early confirmations in a budget-bound tick");
+    assert!(!busy.tags.is_empty() && busy.budget_bound);
+    // Once they have had time to show they come before any new work.
+    let retry = c.terminate_retry_after.as_secs() as i64 / 60;
+    let later = plan_reads_within(t(retry), &c, &rush, false, 90);
+    assert!(recent_ids.iter().all(|id| later.describe.contains(id)));
+    // No connection re-check and no resend are reserved in advance: four calls admit 50
+    // (two describes, two creates), where a re-check and a resend each would admit 25.
+    for plan in [quiet, later] {
+        assert!(plan.connections.iter().all(|id| !recent_ids.contains(id)));
+    }
+    let small = plan_reads_within(t(retry), &c, &recent, false, 4);
+    assert_eq!(small.describe.len(), 50);
 }

@@ -403,32 +403,32 @@ fn plan_reads_asks_for_what_each_phase_needs() {
     }
     let cases = [
         Case {
-            what: "one ms before bob's grace ends",
+            what: "one ms before bob's grace ends: terminations confirmed, no re-check in advance",
             now: t(10) - Duration::from_millis(1),
             mode: on,
             sweep: false,
             describe: &["dave", "erin"],
-            connections: &["erin"],
+            connections: &[],
             tags: &[],
             desks: &["frank"],
         },
         Case {
-            what: "bob due at exactly 10; dave's terminate not yet retryable",
+            what: "bob due at exactly 10",
             now: t(10),
             mode: on,
             sweep: false,
             describe: &["bob", "dave", "erin"],
-            connections: &["bob", "erin"],
+            connections: &["bob"],
             tags: &["bob"],
             desks: &["frank"],
         },
         Case {
-            what: "dave's retry window over at 11",
+            what: "dave's terminate has had time at 11 (a re-check only if the describe shows it lost)",
             now: t(11),
             mode: on,
             sweep: false,
             describe: &["bob", "dave", "erin"],
-            connections: &["bob", "dave", "erin"],
+            connections: &["bob"],
             tags: &["bob"],
             desks: &["frank"],
         },
@@ -438,12 +438,12 @@ fn plan_reads_asks_for_what_each_phase_needs() {
             mode: on,
             sweep: false,
             describe: &["bob", "carol", "dave", "erin"],
-            connections: &["bob", "carol", "dave", "erin"],
+            connections: &["bob", "carol"],
             tags: &["bob", "carol"],
             desks: &["frank", "gina"],
         },
         Case {
-            what: "terminate just decided at 5: erin not re-checked before 8",
+            what: "terminate just decided at 5: only confirmed, never re-checked, before 8",
             now: t(7),
             mode: on,
             sweep: false,
@@ -458,7 +458,7 @@ fn plan_reads_asks_for_what_each_phase_needs() {
             mode: on,
             sweep: true,
             describe: &["bob", "dave", "erin"],
-            connections: &["alice", "bob", "erin", "ivan"],
+            connections: &["alice", "bob", "ivan"],
             tags: &["bob"],
             desks: &["frank"],
         },
@@ -468,7 +468,7 @@ fn plan_reads_asks_for_what_each_phase_needs() {
             mode: off,
             sweep: false,
             describe: &["bob", "dave", "erin"],
-            connections: &["alice", "bob", "erin", "ivan"],
+            connections: &["alice", "bob", "ivan"],
             tags: &["bob"],
             desks: &["frank"],
         },
@@ -1184,7 +1184,10 @@ fn run_lifecycle(mut world: World) -> (Record, World) {
             store_write(&mut store, step.write.as_ref().unwrap()).unwrap();
         }
         let records: Vec<Record> = store.values().cloned().collect();
-        let plan = reconcile::plan_reads(now, &config, &records, false);
+        // As the shell does: a lost terminate's re-check is read after the describes show it.
+        let mut plan = reconcile::plan_reads(now, &config, &records, false);
+        let described = world.observe(&ReadPlan { describe: plan.describe.clone(), ..ReadPlan::default() });
+        plan.connections.extend(reconcile::lost_terminates(now, &config, &records, &plan.describe, &described));
         let o = world.observe(&plan);
         let mut round = reconcile::decide(now, &config, &records, &o).steps;
         while !round.is_empty() {

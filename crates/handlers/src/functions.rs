@@ -240,7 +240,7 @@ pub async fn reconcile<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
             continue;
         }
         let throttled_before = report.throttled;
-        let obs = observe(ports, config, &records, &part, &mut report).await;
+        let obs = observe(ports, config, now, &records, &part, &mut report).await;
         let decision = reconcile::decide_stage(now, config, &records, &obs, stage);
         let stored = execute(ports, config, now, decision.steps, &mut report).await;
         if !stored.is_empty() {
@@ -288,6 +288,7 @@ fn apply(records: Vec<Record>, mut stored: crate::execute::Stored) -> Vec<Record
 async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
     ports: Ports<'_, W, A, J, N>,
     config: &Config,
+    now: Timestamp,
     records: &[Record],
     plan: &reconcile::ReadPlan,
     report: &mut Report,
@@ -315,7 +316,11 @@ async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
             Err(e) => report.error("DescribeAlarms", e),
         }
     }
-    for chunk in plan.connections.chunks(MAX_BATCH) {
+    // Terminates that look lost are re-checked (S1) before they are sent again; which
+    // ones, only the describes above tell.
+    let mut connections = plan.connections.clone();
+    connections.extend(reconcile::lost_terminates(now, config, records, &plan.describe, &obs));
+    for chunk in connections.chunks(MAX_BATCH) {
         match ports.workspaces.connection_status(chunk).await {
             Ok(found) => obs.connections.extend(found.into_iter().map(|c| (c.id.clone(), c))),
             Err(e) => report.workspaces_error("DescribeWorkspacesConnectionStatus", &e),
