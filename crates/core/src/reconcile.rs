@@ -385,12 +385,12 @@ impl Spend {
 /// 3. due disconnects, oldest first, no more than the in-flight cap admits: describe,
 ///    connection re-check, tags (S2, S3: in bulk through the tagging API, outside this
 ///    budget; one by one, a call each), terminate;
-/// 3a. WorkSpaces terminated more recently, if the budget has room: a termination
+/// 4. WorkSpaces terminated more recently, if the budget has room: a termination
 ///    faster than usual is confirmed at once where the rate allows;
-/// 4. the sweep's full listing, when it fits (or when nothing else needs the budget),
+/// 5. the sweep's full listing, when it fits (or when nothing else needs the budget),
 ///    at most an eighth of the budget over time (a large fleet sweeps less often), and
 ///    on every fourth turn whatever the backlog;
-/// 5. connection reads of active desks with what is left: every tick in alarm-free mode,
+/// 6. connection reads of active desks with what is left: every tick in alarm-free mode,
 ///    on sweep ticks otherwise. Which desks is a function of the desk and the tick, so a
 ///    stateless function covers the whole fleet every `ceil(active / room)` ticks.
 ///
