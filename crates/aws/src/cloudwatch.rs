@@ -9,7 +9,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statistic};
 use aws_sdk_cloudwatch::Client;
-use blankslate_core::alarm::{alarm_name, workspace_of_alarm, ALARM_PREFIX};
+use blankslate_core::alarm::{self, alarm_name, Listed, Owner, FAMILY_PREFIX};
 use blankslate_core::ids::WorkspaceId;
 use blankslate_handlers::ports::{Alarms, PortError, PortResult};
 
@@ -26,13 +26,21 @@ pub struct CloudWatchAlarms {
     client: Client,
     alarm_topic_arn: String,
     page_size: i32,
+    owner: Owner,
 }
 
 impl CloudWatchAlarms {
     /// A client for `config`; every alarm it puts publishes to `alarm_topic_arn` (the
     /// deployment's `Workspace_Disconnected_Topic`, never a hard-coded account).
     pub fn new(config: &SdkConfig, alarm_topic_arn: String) -> Self {
-        Self { client: Client::new(config), alarm_topic_arn, page_size: MAX_PAGE }
+        Self { client: Client::new(config), alarm_topic_arn, page_size: MAX_PAGE, owner: Owner::Legacy }
+    }
+
+    /// The alarms of `owner` (the deployment's `Config::alarm_owner`) instead of the seed's
+    /// unowned naming.
+    pub fn owned_by(mut self, owner: Owner) -> Self {
+        self.owner = owner;
+        self
     }
 
     /// Lists alarms `records` at a time (1 to 100, clamped) instead of 100. More pages cost
@@ -40,6 +48,37 @@ impl CloudWatchAlarms {
     pub fn with_page_size(mut self, records: i32) -> Self {
         self.page_size = records.clamp(1, MAX_PAGE);
         self
+    }
+
+    async fn delete_names(&self, names: Vec<String>) -> PortResult<()> {
+        for chunk in names.chunks(DELETE_BATCH) {
+            self.delete_batch(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    /// Every alarm whose name starts with `prefix`, with its owner and WorkSpace.
+    async fn list(&self, prefix: &str) -> PortResult<Vec<Listed>> {
+        let mut pages = self
+            .client
+            .describe_alarms()
+            .alarm_name_prefix(prefix)
+            .alarm_types(AlarmType::MetricAlarm)
+            .max_records(self.page_size)
+            .into_paginator()
+            .send();
+        let mut listed = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| port_error("DescribeAlarms", e))?;
+            for found in page.metric_alarms() {
+                match found.alarm_name().and_then(alarm::parse) {
+                    Some(one) => listed.push(one),
+                    // Same prefix, no owner and WorkSpace ID after it: someone else's alarm.
+                    None => tracing::debug!(alarm = found.alarm_name().unwrap_or("<none>"), "not our alarm; ignored"),
+                }
+            }
+        }
+        Ok(listed)
     }
 
     async fn delete_batch(&self, names: Vec<String>) -> PortResult<()> {
@@ -86,7 +125,7 @@ impl Alarms for CloudWatchAlarms {
     async fn put_disconnect_alarm(&self, id: &WorkspaceId) -> PortResult<()> {
         self.client
             .put_metric_alarm()
-            .alarm_name(alarm_name(id))
+            .alarm_name(alarm_name(&self.owner, id))
             .alarm_description(format!(
                 "Owned by blankslate: fires when a user disconnects from WorkSpace {id}. \
                  Created and deleted automatically; do not edit."
@@ -110,32 +149,23 @@ impl Alarms for CloudWatchAlarms {
     }
 
     async fn delete_disconnect_alarms(&self, ids: &[WorkspaceId]) -> PortResult<()> {
-        for chunk in ids.chunks(DELETE_BATCH) {
-            self.delete_batch(chunk.iter().map(alarm_name).collect()).await?;
+        let mut names: Vec<String> = ids.iter().map(|id| alarm_name(&self.owner, id)).collect();
+        if self.owner != Owner::Legacy {
+            names.extend(ids.iter().map(|id| alarm_name(&Owner::Legacy, id)));
         }
-        Ok(())
+        self.delete_names(names).await
+    }
+
+    async fn delete_legacy_alarms(&self, ids: &[WorkspaceId]) -> PortResult<()> {
+        self.delete_names(ids.iter().map(|id| alarm_name(&Owner::Legacy, id)).collect()).await
     }
 
     async fn list_disconnect_alarms(&self) -> PortResult<Vec<WorkspaceId>> {
-        let mut pages = self
-            .client
-            .describe_alarms()
-            .alarm_name_prefix(ALARM_PREFIX)
-            .alarm_types(AlarmType::MetricAlarm)
-            .max_records(self.page_size)
-            .into_paginator()
-            .send();
-        let mut ids = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| port_error("DescribeAlarms", e))?;
-            for alarm in page.metric_alarms() {
-                match alarm.alarm_name().and_then(workspace_of_alarm) {
-                    Some(id) => ids.push(id),
-                    // Same prefix, not a WorkSpace ID after it: someone else's alarm.
-                    None => tracing::debug!(alarm = alarm.alarm_name().unwrap_or("<none>"), "not our alarm; ignored"),
-                }
-            }
-        }
-        Ok(ids)
+        let listed = self.list(&alarm::prefix(&self.owner)).await?;
+        Ok(listed.into_iter().filter(|l| l.owner == self.owner).map(|l| l.workspace).collect())
+    }
+
+    async fn list_alarm_family(&self) -> PortResult<Vec<Listed>> {
+        self.list(FAMILY_PREFIX).await
     }
 }

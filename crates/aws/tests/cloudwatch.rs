@@ -4,7 +4,7 @@ mod common;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricAlarm, Statistic};
 use blankslate_aws::CloudWatchAlarms;
-use blankslate_core::alarm::alarm_name;
+use blankslate_core::alarm::{alarm_name, Listed, Owner, StackName};
 use blankslate_core::ids::WorkspaceId;
 use blankslate_handlers::ports::Alarms;
 
@@ -21,7 +21,8 @@ async fn set_up() -> (CloudWatchAlarms, aws_sdk_cloudwatch::Client, String) {
 
 /// The alarm as CloudWatch describes it, read with the plain SDK client.
 async fn read_back(client: &aws_sdk_cloudwatch::Client, id: &WorkspaceId) -> Option<MetricAlarm> {
-    let answer = client.describe_alarms().alarm_names(alarm_name(id)).send().await.expect("DescribeAlarms");
+    let answer =
+        client.describe_alarms().alarm_names(alarm_name(&Owner::Legacy, id)).send().await.expect("DescribeAlarms");
     let mut alarms = answer.metric_alarms().to_vec();
     assert!(alarms.len() <= 1, "one name, at most one alarm: {alarms:?}");
     alarms.pop()
@@ -129,4 +130,55 @@ async fn more_than_one_hundred_alarms_are_deleted_in_chunks() {
     for id in [&ids[0], &ids[99], &ids[100], &ids[104]] {
         assert!(read_back(&client, id).await.is_none(), "{id} deleted");
     }
+}
+
+#[tokio::test]
+async fn stacks_in_one_region_keep_to_their_own_alarms_and_adopt_the_seeds_naming() {
+    let (legacy, client, _) = set_up().await;
+    let owner = |name: &str| Owner::Stack(StackName::new(common::unique(name)).expect("valid stack name"));
+    let (lab_owner, exam_owner) = (owner("lab-"), owner("exam-"));
+    let lab = legacy.clone().owned_by(lab_owner.clone());
+    let exam = legacy.clone().owned_by(exam_owner.clone());
+    let (shared, lab_only, old) = (workspace(), workspace(), workspace());
+    lab.put_disconnect_alarm(&shared).await.expect("lab's alarm");
+    lab.put_disconnect_alarm(&lab_only).await.expect("lab's alarm");
+    exam.put_disconnect_alarm(&shared).await.expect("exam's alarm on the same WorkSpace");
+    legacy.put_disconnect_alarm(&old).await.expect("an alarm of the seed's naming");
+    let exists = |owner: Owner, id: WorkspaceId| {
+        let client = client.clone();
+        async move {
+            let name = alarm_name(&owner, &id);
+            let answer = client.describe_alarms().alarm_names(&name).send().await.expect("DescribeAlarms");
+            !answer.metric_alarms().is_empty()
+        }
+    };
+    assert!(exists(lab_owner.clone(), shared.clone()).await && exists(exam_owner.clone(), shared.clone()).await);
+
+    // Each stack lists its own; the family listing shows every owner.
+    let mut own = lab.list_disconnect_alarms().await.expect("lab lists");
+    own.sort();
+    let mut expected = vec![shared.clone(), lab_only.clone()];
+    expected.sort();
+    assert_eq!(own, expected);
+    assert_eq!(exam.list_disconnect_alarms().await.expect("exam lists"), std::slice::from_ref(&shared));
+    let family = lab.list_alarm_family().await.expect("family");
+    for listed in [
+        Listed { workspace: shared.clone(), owner: lab_owner.clone() },
+        Listed { workspace: shared.clone(), owner: exam_owner.clone() },
+        Listed { workspace: old.clone(), owner: Owner::Legacy },
+    ] {
+        assert!(family.contains(&listed), "{listed:?} missing from the family listing");
+    }
+
+    // Deleting lab's alarm of the shared WorkSpace leaves exam's; the seed's naming of a
+    // WorkSpace goes with lab's own alarm of it, and alone when adopted.
+    lab.delete_disconnect_alarms(std::slice::from_ref(&shared)).await.expect("lab deletes its own");
+    assert!(!exists(lab_owner.clone(), shared.clone()).await);
+    assert!(exists(exam_owner.clone(), shared.clone()).await, "exam's alarm is exam's");
+    lab.put_disconnect_alarm(&old).await.expect("lab adopts");
+    lab.delete_legacy_alarms(std::slice::from_ref(&old)).await.expect("the old name goes");
+    assert!(!exists(Owner::Legacy, old.clone()).await && exists(lab_owner.clone(), old.clone()).await);
+
+    lab.delete_disconnect_alarms(&[lab_only, old]).await.expect("clean up");
+    exam.delete_disconnect_alarms(&[shared]).await.expect("clean up");
 }

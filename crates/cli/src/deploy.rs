@@ -342,7 +342,7 @@ fn confirm(stack: &str, region: &str, input: &mut dyn BufRead) -> anyhow::Result
     let mut err = std::io::stderr().lock();
     write!(
         err,
-        "This deletes stack {stack} in {region} and every Workspace_Disconnected_id_* alarm there. \
+        "This deletes stack {stack} in {region} and its Workspace_Disconnected_{stack}_id_* alarms there. \
          No WorkSpace is touched; the journal table is kept.\nType the stack name ({stack}) to confirm: "
     )?;
     err.flush()?;

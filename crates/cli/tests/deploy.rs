@@ -12,12 +12,13 @@ use std::process::Output;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
 use blankslate_aws::CloudWatchAlarms;
+use blankslate_core::alarm::{Owner, StackName};
 use blankslate_core::ids::WorkspaceId;
 use blankslate_handlers::ports::Alarms;
 use common::{ministack, ministack_template, text};
 
 /// A Region of ministack's that no other test uses: CloudWatch alarms are per Region
-/// there as in AWS, and destroy deletes every `Workspace_Disconnected_id_*` alarm in its
+/// there as in AWS, and destroy deletes the stack's own `Workspace_Disconnected_<stack>_id_*` alarms in its
 /// Region. Not us-east-1 also makes the bucket creation send a LocationConstraint.
 const REGION: &str = "ap-southeast-2";
 
@@ -234,13 +235,22 @@ async fn deploy_update_dry_run_and_destroy_against_ministack() {
     // A deploy without the flag keeps the value set before: nothing to change.
     assert!(deploy(&[]).contains("already up to date"), "leaving out --grace-minutes reset it");
 
-    // Run-time alarms the functions would have made, and someone else's alarm.
-    let alarms =
-        CloudWatchAlarms::new(&aws, format!("arn:aws:sns:{REGION}:000000000000:{stack}-Workspace_Disconnected_Topic"));
+    // Run-time alarms the functions would have made (named after the stack), another
+    // stack's, one of the seed's naming for a WorkSpace this stack never managed, and
+    // someone else's alarm.
+    let topic = format!("arn:aws:sns:{REGION}:000000000000:{stack}-Workspace_Disconnected_Topic");
+    let stack_owner = |name: &str| Owner::Stack(StackName::new(name).expect("stack name"));
+    let alarms = CloudWatchAlarms::new(&aws, topic.clone()).owned_by(stack_owner(&stack));
+    let other_stack = format!("{stack}-other");
+    let others = CloudWatchAlarms::new(&aws, topic.clone()).owned_by(stack_owner(&other_stack));
+    let seeds = CloudWatchAlarms::new(&aws, topic);
     let ours = [WorkspaceId::new("ws-deploy0001").expect("id"), WorkspaceId::new("ws-deploy0002").expect("id")];
     for id in &ours {
         alarms.put_disconnect_alarm(id).await.expect("alarm created");
+        others.put_disconnect_alarm(id).await.expect("the other stack's alarm");
     }
+    let unmanaged = WorkspaceId::new("ws-deploy0003").expect("id");
+    seeds.put_disconnect_alarm(&unmanaged).await.expect("an alarm of the seed's naming");
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&aws);
     let foreign = format!("team-cpu-high-{}", std::process::id());
     cloudwatch
@@ -271,8 +281,8 @@ async fn deploy_update_dry_run_and_destroy_against_ministack() {
     assert!(out.status.success(), "destroy: exit {:?}\n{stdout}\n{stderr}", out.status);
     for expected in [
         "DELETE_COMPLETE       AWS::CloudFormation::Stack".to_owned(),
-        "deleted 2 Workspace_Disconnected_id_* alarm(s)".to_owned(),
-        "no WorkSpace was touched".to_owned(),
+        format!("deleted 2 alarm(s) of this stack (Workspace_Disconnected_{stack}_id_*"),
+        "other stacks' alarms and every WorkSpace untouched".to_owned(),
         "DeletionPolicy Retain".to_owned(),
         format!("aws dynamodb delete-table --table-name {stack}-Workspace_Journal"),
     ] {
@@ -280,6 +290,12 @@ async fn deploy_update_dry_run_and_destroy_against_ministack() {
     }
     assert!(!stack_exists(&cfn, &stack).await, "the stack is still there");
     assert_eq!(alarms.list_disconnect_alarms().await.expect("alarms listed"), Vec::<WorkspaceId>::new());
+    let mut kept = others.list_disconnect_alarms().await.expect("the other stack's alarms");
+    kept.sort();
+    assert_eq!(kept, ours, "destroy deleted another stack's alarms");
+    assert!(seeds.list_disconnect_alarms().await.expect("listed").contains(&unmanaged), "not this stack's to delete");
+    others.delete_disconnect_alarms(&ours).await.expect("clean up");
+    seeds.delete_disconnect_alarms(&[unmanaged]).await.expect("clean up");
     let left = cloudwatch.describe_alarms().alarm_names(&foreign).send().await.expect("describe alarms");
     assert_eq!(left.metric_alarms().len(), 1, "destroy deleted an alarm that was not ours");
     cloudwatch.delete_alarms().alarm_names(&foreign).send().await.expect("clean up");

@@ -236,7 +236,10 @@ async fn the_seed_loop_end_to_end_on_ministack() {
 
     let cfn = aws_sdk_cloudformation::Client::new(&aws);
     let journal = DynamoJournal::new(&aws, output(&cfn, &stack, "JournalTableName").await);
-    let alarms = CloudWatchAlarms::new(&aws, output(&cfn, &stack, "DisconnectTopicArn").await);
+    let owner = blankslate_core::alarm::Owner::Stack(
+        blankslate_core::alarm::StackName::new(stack.as_str()).expect("stack name"),
+    );
+    let alarms = CloudWatchAlarms::new(&aws, output(&cfn, &stack, "DisconnectTopicArn").await).owned_by(owner);
     for (key, role) in [
         ("AlarmCreateFunctionName", "Workspace_Alarm_Create"),
         ("AlarmDeleteFunctionName", "Workspace_Alarm_Del"),

@@ -16,6 +16,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use blankslate_aws::{AwsWorkspaces, CloudWatchAlarms, DynamoJournal};
+use blankslate_core::alarm::{Owner, StackName};
 use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::journal::Record;
 use blankslate_core::reconcile::Write;
@@ -87,7 +88,9 @@ async fn doctor_passes_a_healthy_stack_and_names_each_break_with_its_fix() {
     let now = Timestamp::from_millis(1_700_000_000_000);
     journal.write(&Write::Insert(Record::enrol(spec, alice.clone(), now))).await.expect("journal record");
     let topic = format!("arn:aws:sns:{REGION}:000000000000:{stack}-Workspace_Disconnected_Topic");
-    let alarms = CloudWatchAlarms::new(&aws, topic);
+    // The stack's functions name their alarms after it (BLANKSLATE_STACK_NAME).
+    let owner = Owner::Stack(StackName::new(stack.as_str()).expect("stack name"));
+    let alarms = CloudWatchAlarms::new(&aws, topic).owned_by(owner);
     alarms.put_disconnect_alarm(&alice).await.expect("alarm");
 
     // Healthy: exit 0, and every check ministack can answer passes.
@@ -153,7 +156,9 @@ async fn doctor_passes_a_healthy_stack_and_names_each_break_with_its_fix() {
         (
             "alarms: none orphaned",
             "gone (1) or not managed (0)".to_owned(),
-            format!("aws cloudwatch delete-alarms --region {REGION} --alarm-names Workspace_Disconnected_id_{gone}"),
+            format!(
+                "aws cloudwatch delete-alarms --region {REGION} --alarm-names Workspace_Disconnected_{stack}_id_{gone}"
+            ),
         ),
         (
             "errors Workspace_Alarm_Create",

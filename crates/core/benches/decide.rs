@@ -7,8 +7,7 @@
 //! precedes each. `cargo test --all-targets` runs every benchmark once on 100 desks.
 //! Measured figures and the command are in docs/BENCHMARKS.md.
 
-use std::collections::BTreeSet;
-
+use blankslate_core::alarm::{Listed, Owner};
 use blankslate_core::config::Config;
 use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::journal::{Phase, Record};
@@ -75,7 +74,7 @@ fn tick(desks: usize) -> Tick {
     let config = Config::new("tag:blankslate=on".parse().unwrap());
     let mut records = Vec::with_capacity(desks);
     let mut targeted = Observations::default();
-    let mut sweep = Observations { fleet_listed: true, alarms: Some(BTreeSet::new()), ..Observations::default() };
+    let mut sweep = Observations { fleet_listed: true, alarms: Some(Vec::new()), ..Observations::default() };
     for n in 0..desks {
         let ws = id(n, 0);
         let mut record = Record { version: 3, ..Record::enrol(spec(n), ws.clone(), at(8 * 60)) };
@@ -125,7 +124,7 @@ fn tick(desks: usize) -> Tick {
             sweep.workspaces.insert(ws.clone(), d.clone());
             sweep.tags.insert(ws.clone(), tags());
             sweep.connections.insert(ws.clone(), conn.clone());
-            sweep.alarms.as_mut().unwrap().insert(ws.clone());
+            sweep.alarms.as_mut().unwrap().push(Listed { workspace: ws.clone(), owner: Owner::Legacy });
         }
         if let Phase::Creating { maybe_created: true, .. } = record.phase {
             sweep.desks.insert(record.desk.clone(), None);

@@ -79,6 +79,11 @@ pub struct Config {
     /// Where tags are read, and so whether they cost WorkSpaces calls.
     #[serde(default)]
     pub tag_reads: TagReads,
+    /// The deployment's stack, whose name the per-WorkSpace alarms carry so that stacks in
+    /// one Region never take each other's alarms for orphans. Absent (a configuration from
+    /// before, a hand-made one): the seed's unowned naming.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<crate::alarm::StackName>,
 }
 
 /// 600 calls a minute (10 requests/s, the top of the range anyone reports): a ceiling,
@@ -90,6 +95,14 @@ fn default_api_budget_per_tick() -> usize {
 }
 
 impl Config {
+    /// Whose per-WorkSpace alarms this deployment puts, lists as its own and deletes.
+    pub fn alarm_owner(&self) -> crate::alarm::Owner {
+        match &self.stack {
+            Some(stack) => crate::alarm::Owner::Stack(stack.clone()),
+            None => crate::alarm::Owner::Legacy,
+        }
+    }
+
     /// The defaults of the design: 10-minute grace, 1-minute reconcile, 15-minute sweep,
     /// batches of 25, alarms on.
     pub fn new(selector: Selector) -> Self {
@@ -107,6 +120,7 @@ impl Config {
             api_budget_per_tick: DEFAULT_API_BUDGET_PER_TICK,
             directory: None,
             tag_reads: TagReads::Bulk,
+            stack: None,
         }
     }
 
@@ -207,6 +221,8 @@ pub mod settings {
     pub const DIRECTORY_BASE_DN: &str = "BLANKSLATE_DIRECTORY_BASE_DN";
     /// Directory clean-up: the computer-name prefix of WorkSpaces (default `WSAMZN-`).
     pub const DIRECTORY_PREFIX: &str = "BLANKSLATE_DIRECTORY_PREFIX";
+    /// The stack's name, carried by its per-WorkSpace alarms (the template sets it).
+    pub const STACK_NAME: &str = "BLANKSLATE_STACK_NAME";
 }
 
 fn setting<T: std::str::FromStr>(
@@ -263,6 +279,13 @@ impl Config {
                     get(settings::DIRECTORY_PREFIX).as_deref().unwrap_or(crate::directory::WORKSPACES_PREFIX),
                 )?),
             },
+            stack: match get(settings::STACK_NAME).filter(|name| !name.trim().is_empty()) {
+                None => None,
+                Some(name) => Some(
+                    crate::alarm::StackName::new(name.trim())
+                        .map_err(|e| ValidationError::new(settings::STACK_NAME, name.trim(), e.reason))?,
+                ),
+            },
             ..defaults
         }
         .validate()
@@ -294,6 +317,9 @@ mod settings_tests {
         .unwrap();
         assert_eq!((c.grace.as_secs(), c.reconcile_period.as_secs(), c.alarm_mode), (120, 20, AlarmMode::Off));
         assert_eq!(c.alarm_lag_allowance.as_secs(), 15);
+        assert_eq!(c.alarm_owner(), crate::alarm::Owner::Legacy, "no stack name: the seed's naming");
+        let c = from(&[("BLANKSLATE_SELECTOR", "all"), ("BLANKSLATE_STACK_NAME", " lab-2 ")]).unwrap();
+        assert_eq!(c.alarm_owner(), crate::alarm::Owner::Stack(crate::alarm::StackName::new("lab-2").unwrap()));
         for (pairs, field) in [
             (&[][..], "BLANKSLATE_SELECTOR"),
             (&[("BLANKSLATE_SELECTOR", "everything")][..], "selector"),
@@ -301,6 +327,7 @@ mod settings_tests {
             (&[("BLANKSLATE_SELECTOR", "all"), ("BLANKSLATE_GRACE_MINUTES", "0")][..], "grace period"),
             (&[("BLANKSLATE_SELECTOR", "all"), ("BLANKSLATE_ALARM_MODE", "sometimes")][..], "BLANKSLATE_ALARM_MODE"),
             (&[("BLANKSLATE_SELECTOR", "all"), ("BLANKSLATE_BATCH_SIZE", "30")][..], "batch size"),
+            (&[("BLANKSLATE_SELECTOR", "all"), ("BLANKSLATE_STACK_NAME", "lab_2")][..], "BLANKSLATE_STACK_NAME"),
         ] {
             assert_eq!(from(pairs).unwrap_err().field, field, "{pairs:?}");
         }

@@ -62,6 +62,11 @@ pub struct Record {
     /// start a grace period again. Absent in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_login: Option<Timestamp>,
+    /// Another stack's alarm watches this desk's WorkSpace too: both stacks' selectors claim
+    /// it, so neither starts a rebuild until the admin resolves it (issue 12). Set and
+    /// cleared by the sweep, from the alarms it lists; absent when no other stack claims it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<crate::alarm::StackName>,
 }
 
 /// The life cycle of a desk. Each variant carries what the next decision needs.
@@ -227,6 +232,7 @@ impl Record {
             computer_name: None,
             cleanups: Vec::new(),
             last_login: None,
+            claimed_by: None,
         }
     }
 

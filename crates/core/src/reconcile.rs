@@ -23,6 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::alarm::{Listed, Owner, StackName};
 use crate::config::{AlarmMode, Config, TagReads};
 use crate::ids::{DeskKey, WorkspaceId};
 use crate::journal::{Phase, RebuildRequest, RebuildSummary, Record};
@@ -143,8 +144,9 @@ pub struct Observations {
     pub tags: BTreeMap<WorkspaceId, Tags>,
     /// Desk look-ups: `None` when the desk has no WorkSpace.
     pub desks: BTreeMap<DeskKey, Option<WorkspaceDescription>>,
-    /// The WorkSpaces that have one of our alarms, when alarms were listed.
-    pub alarms: Option<BTreeSet<WorkspaceId>>,
+    /// Every SessionDisconnect alarm in the Region, ours and other stacks' (and the seed's
+    /// naming), when alarms were listed.
+    pub alarms: Option<Vec<Listed>>,
 }
 
 enum Seen<'a> {
@@ -181,8 +183,10 @@ pub enum Action {
     Create(Box<WorkspaceSpec>),
     /// PutMetricAlarm: the SessionDisconnect alarm for this WorkSpace.
     PutAlarm(WorkspaceId),
-    /// DeleteAlarms: the alarm of this WorkSpace.
+    /// DeleteAlarms: this stack's alarm of this WorkSpace, and one of the seed's naming.
     DeleteAlarm(WorkspaceId),
+    /// DeleteAlarms: only the seed's naming of this WorkSpace's alarm (adopted: ours exists).
+    DeleteLegacyAlarm(WorkspaceId),
     /// Publish to the admin topic.
     Notify(Notice),
 }
@@ -272,7 +276,7 @@ pub fn plan_reads(now: Timestamp, config: &Config, records: &[Record], sweep: bo
             Phase::Active { workspace_id } if scan_connections => plan.connections.push(workspace_id.clone()),
             Phase::Active { .. } => {}
             Phase::Disconnected { workspace_id, at } => {
-                if now >= *at + config.grace {
+                if now >= *at + config.grace && record.claimed_by.is_none() {
                     plan.describe.push(workspace_id.clone());
                     plan.connections.push(workspace_id.clone());
                     plan.tags.push(workspace_id.clone());
@@ -445,7 +449,10 @@ pub fn plan_reads_within(now: Timestamp, config: &Config, records: &[Record], sw
     let mut due: Vec<(&Record, &WorkspaceId, Timestamp)> = records
         .iter()
         .filter_map(|r| match &r.phase {
-            Phase::Disconnected { workspace_id, at } if now >= *at + config.grace => Some((r, workspace_id, *at)),
+            // Claimed by another stack too: held, so its reads would decide nothing.
+            Phase::Disconnected { workspace_id, at } if now >= *at + config.grace && r.claimed_by.is_none() => {
+                Some((r, workspace_id, *at))
+            }
             _ => None,
         })
         .collect();
@@ -574,7 +581,8 @@ fn decide_desks(
         steps.extend(enrol_new(now, config, records, obs));
     }
     if let Some(alarms) = obs.alarms.as_ref().filter(|_| housekeeping) {
-        steps.extend(repair_alarms(config, records, &steps, alarms));
+        steps.extend(claims(now, config, records, &steps, alarms));
+        steps.extend(repair_alarms(config, records, &steps, alarms, obs));
     }
     // Directory clean-up (issue 14): due items, from the records as this tick leaves them.
     let cleanups = crate::directory::due(now, config, records, &steps);
@@ -730,6 +738,9 @@ fn decide_disconnected(
     let request = record.live_request();
     if request.is_none() && now < at + config.grace {
         return None;
+    }
+    if record.claimed_by.is_some() {
+        return None; // Another stack's selector claims it too: neither rebuilds it (issue 12).
     }
     match obs.seen(id) {
         Seen::Gone if old_enough_to_believe_gone(now, config, record) => {
@@ -954,8 +965,53 @@ fn enrol_new(now: Timestamp, config: &Config, records: &[Record], obs: &Observat
         .collect()
 }
 
-/// Puts missing alarms on managed WorkSpaces and deletes alarms nobody needs.
-fn repair_alarms(config: &Config, records: &[Record], steps: &[Step], alarms: &BTreeSet<WorkspaceId>) -> Vec<Step> {
+/// Records which desks another stack's alarm claims too, and clears what no longer does
+/// (issue 12). Both stacks' selectors match such a WorkSpace; each sees the other's alarm on
+/// its sweep, so both hold it (no new rebuild starts) until the admin narrows a selector,
+/// and each stack's alarm stays as its claim. A desk written this tick is left for the next
+/// sweep.
+fn claims(now: Timestamp, config: &Config, records: &[Record], steps: &[Step], alarms: &[Listed]) -> Vec<Step> {
+    let me = config.alarm_owner();
+    let foreign: BTreeMap<&WorkspaceId, &StackName> = alarms
+        .iter()
+        .filter_map(|l| match &l.owner {
+            Owner::Stack(stack) if l.owner != me => Some((&l.workspace, stack)),
+            _ => None,
+        })
+        .collect();
+    let written: BTreeSet<&DeskKey> = steps.iter().filter_map(|s| s.write.as_ref()).map(|w| &w.record().desk).collect();
+    records
+        .iter()
+        .filter(|r| !written.contains(&r.desk))
+        .filter_map(|r| {
+            let claimed = r.workspace_id().and_then(|id| foreign.get(id)).map(|s| (*s).clone());
+            (claimed != r.claimed_by).then(|| {
+                let mut next = r.clone();
+                next.claimed_by = claimed;
+                next.updated_at = now;
+                Step::write(Write::Update(next))
+            })
+        })
+        .collect()
+}
+
+/// Puts missing alarms on managed WorkSpaces, deletes alarms of this stack that nobody
+/// needs, and adopts the seed's naming: such an alarm of a managed WorkSpace is deleted
+/// once ours exists, and one of a WorkSpace that is gone is deleted outright (no stack can
+/// need it). Other stacks' alarms are never touched.
+fn repair_alarms(
+    config: &Config,
+    records: &[Record],
+    steps: &[Step],
+    alarms: &[Listed],
+    obs: &Observations,
+) -> Vec<Step> {
+    let me = config.alarm_owner();
+    let owned_by = |owner: &Owner| -> BTreeSet<&WorkspaceId> {
+        alarms.iter().filter(|l| &l.owner == owner).map(|l| &l.workspace).collect()
+    };
+    let own = owned_by(&me);
+    let legacy = if me == Owner::Legacy { BTreeSet::new() } else { owned_by(&Owner::Legacy) };
     // The managed set after this tick's writes.
     let mut managed: BTreeMap<&DeskKey, Option<&WorkspaceId>> =
         records.iter().map(|r| (&r.desk, watched(&r.phase))).collect();
@@ -986,14 +1042,20 @@ fn repair_alarms(config: &Config, records: &[Record], steps: &[Step], alarms: &B
         .collect();
     let mut actions: Vec<Action> = wanted
         .iter()
-        .filter(|id| !alarms.contains(**id) && !already_put.contains(**id) && !handled.contains(**id))
+        .filter(|id| !own.contains(**id) && !already_put.contains(**id) && !handled.contains(**id))
         .map(|id| Action::PutAlarm((*id).clone()))
         .collect();
     actions.extend(
-        alarms
+        own.iter()
+            .filter(|id| !wanted.contains(*id) && !handled.contains(*id))
+            .map(|id| Action::DeleteAlarm((*id).clone())),
+    );
+    let gone = |id: &WorkspaceId| obs.fleet_listed && !obs.workspaces.contains_key(id);
+    actions.extend(
+        legacy
             .iter()
-            .filter(|id| !wanted.contains(id) && !handled.contains(id))
-            .map(|id| Action::DeleteAlarm(id.clone())),
+            .filter(|id| (wanted.contains(*id) && own.contains(*id)) || gone(id))
+            .map(|id| Action::DeleteLegacyAlarm((*id).clone())),
     );
     if actions.is_empty() {
         Vec::new()

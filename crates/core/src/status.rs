@@ -52,6 +52,8 @@ pub enum NextKind {
     Enrol,
     /// No longer matches the selector: released (record and alarm dropped, WorkSpace kept).
     Release,
+    /// Another stack's selector claims the WorkSpace too: neither starts a rebuild.
+    Claimed,
 }
 
 /// The next action of one desk, with its time when the rules fix one.
@@ -227,7 +229,9 @@ fn admitted(
     let mut due: Vec<(Timestamp, &WorkspaceId, &Record)> = records
         .iter()
         .filter_map(|r| match &r.phase {
-            Phase::Disconnected { workspace_id, at } if now >= *at + config.grace || r.live_request().is_some() => {
+            Phase::Disconnected { workspace_id, at }
+                if r.claimed_by.is_none() && (now >= *at + config.grace || r.live_request().is_some()) =>
+            {
                 Some((*at, workspace_id, r))
             }
             _ => None,
@@ -258,6 +262,16 @@ pub fn next_action(
     let alarms = config.alarm_mode == AlarmMode::PerWorkspace;
     let connected = conn.is_some_and(|c| c.state == ConnectionState::Connected);
     let grace = human_duration(config.grace);
+    if let (Some(stack), Phase::Active { .. } | Phase::Disconnected { .. }) = (&record.claimed_by, &record.phase) {
+        return NextAction::new(
+            NextKind::Claimed,
+            None,
+            format!(
+                "held: stack {stack} manages this WorkSpace too; neither stack rebuilds it until one's selector \
+                 leaves it out"
+            ),
+        );
+    }
     match &record.phase {
         Phase::Active { .. } => {
             let used = conn.is_some_and(|c| c.last_user_connection.is_some_and(|t| t > record.workspace_since));

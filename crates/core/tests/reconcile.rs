@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use blankslate_core::alarm::{Listed, Owner, StackName};
 use blankslate_core::config::{AlarmMode, Config};
 use blankslate_core::ids::{BundleId, DeskKey, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::journal::{Phase, RebuildSummary, Record};
@@ -231,7 +232,13 @@ impl Obs {
     }
     /// Our alarms exist for these WorkSpaces.
     fn alarms(mut self, names: &[&str]) -> Self {
-        self.0.alarms = Some(names.iter().map(|n| ws(n)).collect());
+        self.0.alarms = Some(names.iter().map(|n| Listed { workspace: ws(n), owner: Owner::Legacy }).collect());
+        self
+    }
+    /// Alarms of this owner exist for these WorkSpaces too (after [`Obs::alarms`]).
+    fn alarms_of(mut self, owner: Owner, names: &[&str]) -> Self {
+        let listed = self.0.alarms.get_or_insert_with(Vec::new);
+        listed.extend(names.iter().map(|n| Listed { workspace: ws(n), owner: owner.clone() }));
         self
     }
     /// The desk look-up of `user` found this (or nothing).
@@ -291,6 +298,7 @@ fn show_action(a: &Action) -> String {
         Action::Create(spec) => format!("create {}", spec.user_name),
         Action::PutAlarm(id) => format!("put-alarm {}", name(id)),
         Action::DeleteAlarm(id) => format!("delete-alarm {}", name(id)),
+        Action::DeleteLegacyAlarm(id) => format!("delete-legacy-alarm {}", name(id)),
         Action::Notify(n) => format!("notify {}", n.desk.user_name),
     }
 }
@@ -1237,7 +1245,10 @@ fn run_lifecycle(mut world: World) -> (Record, World) {
                                 &config,
                             ));
                         }
-                        Action::PutAlarm(_) | Action::DeleteAlarm(_) | Action::Notify(_) => {}
+                        Action::PutAlarm(_)
+                        | Action::DeleteAlarm(_)
+                        | Action::DeleteLegacyAlarm(_)
+                        | Action::Notify(_) => {}
                     }
                 }
             }
@@ -1483,6 +1494,78 @@ fn sweep_alarm_repair_accounts_for_this_ticks_writes() {
             // (bob's goes with the TerminateWorkspaces event), and only if the write holds.
         ]
     );
+}
+
+fn stack(name: &str) -> Owner {
+    Owner::Stack(StackName::new(name).unwrap())
+}
+
+#[test]
+fn a_stack_repairs_only_its_own_alarms_and_adopts_the_seeds_naming() {
+    // Stack "lab" manages alice, bob and carol. Stack "exam" has alarms of its own, on
+    // WorkSpaces lab does not manage; the seed's naming is left from before the upgrade.
+    let lab = cfg_with(|c| c.stack = Some(StackName::new("lab").unwrap()));
+    let records = [desk("alice"), desk("bob"), desk("carol")];
+    let o = obs()
+        .listed("alice", S::Available)
+        .listed("bob", S::Available)
+        .listed("carol", S::Available)
+        .listed("erin", S::Available)
+        .alarms(&["alice", "bob", "ghost"]) // the seed's naming
+        .alarms_of(stack("lab"), &["bob", "lost"])
+        .alarms_of(stack("exam"), &["erin", "ghost2"]);
+    let d = tick_with(&lab, 0, &records, &o);
+    assert_eq!(
+        show(&d),
+        [
+            // alice: adopted (lab's own first; the old one goes at a sweep that sees both);
+            // carol: missing. lost: lab's orphan. bob: lab's exists, so the old one goes;
+            // ghost: the seed's naming on a WorkSpace that is gone. exam's are not lab's.
+            "put-alarm alice + put-alarm carol + delete-alarm lost + delete-legacy-alarm bob + delete-legacy-alarm ghost"
+        ]
+    );
+    // Without a stack name the seed's naming is the deployment's own, as before; lab's
+    // alarm on bob is then another stack's claim on him.
+    let d = tick(0, &records, &o);
+    assert_eq!(show(&d), ["update bob: active bob", "put-alarm carol + delete-alarm ghost"]);
+    assert_eq!(written(&d, "bob").claimed_by, Some(StackName::new("lab").unwrap()));
+}
+
+#[test]
+fn a_workspace_two_stacks_claim_is_rebuilt_by_neither_until_one_lets_go() {
+    let lab = cfg_with(|c| c.stack = Some(StackName::new("lab").unwrap()));
+    let records = [desk("alice"), desk("bob")];
+    let sweep = obs()
+        .listed("alice", S::Available)
+        .listed("bob", S::Available)
+        .alarms_of(stack("lab"), &["alice", "bob"])
+        .alarms_of(stack("exam"), &["alice"]);
+    let d = tick_with(&lab, 0, &records, &sweep);
+    assert_eq!(show(&d), ["update alice: active alice"]);
+    let claimed = written(&d, "alice").clone();
+    assert_eq!(claimed.claimed_by, Some(StackName::new("exam").unwrap()));
+
+    // Due after a disconnect: alice is held (nothing read, nothing terminated), bob goes.
+    let disconnected = [
+        Record { phase: Phase::Disconnected { workspace_id: ws("alice"), at: t(0) }, ..claimed.clone() },
+        desk("bob").disconnected(0),
+    ];
+    let plan = reconcile::plan_reads(t(30), &lab, &disconnected, false);
+    assert_eq!(plan.describe, [ws("bob")], "a held desk costs no call");
+    let due = obs()
+        .described("alice", S::Available)
+        .managed("alice")
+        .conn("alice", C::Disconnected, None)
+        .described("bob", S::Available)
+        .managed("bob")
+        .conn("bob", C::Disconnected, None);
+    assert_eq!(terminated(&tick_with(&lab, 30, &disconnected, &due)), ["bob".to_owned()].into());
+
+    // exam's selector lets go of alice (its alarm goes): the next sweep frees her.
+    let freed = obs().listed("alice", S::Available).alarms_of(stack("lab"), &["alice"]);
+    let d = tick_with(&lab, 40, &disconnected[..1], &freed);
+    assert_eq!(show(&d), ["update alice: disconnected alice @0"]);
+    assert_eq!(written(&d, "alice").claimed_by, None);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use blankslate_core::alarm::Listed;
 use blankslate_core::config::{AlarmMode, Config, MAX_BATCH};
 use blankslate_core::ids::{BundleId, DeskKey, DirectoryId, UserName, WorkspaceId};
 use blankslate_core::journal::{Phase, Record};
@@ -338,7 +339,8 @@ fn build(g: &CaseGen) -> Case {
         }
     }
     if g.alarms_listed {
-        obs.alarms = Some(alarms);
+        let owner = config.alarm_owner();
+        obs.alarms = Some(alarms.into_iter().map(|workspace| Listed { workspace, owner: owner.clone() }).collect());
     }
     Case { now, config, records, obs }
 }
@@ -499,7 +501,7 @@ fn check(case: &Case, d: &Decision) -> Result<(), TestCaseError> {
                 Action::PutAlarm(id) => {
                     prop_assert_eq!(config.alarm_mode, AlarmMode::PerWorkspace, "alarm {} in alarm-free mode", id);
                 }
-                Action::DeleteAlarm(_) | Action::Notify(_) => {}
+                Action::DeleteAlarm(_) | Action::DeleteLegacyAlarm(_) | Action::Notify(_) => {}
             }
         }
         // Releasing a desk never touches its WorkSpace.
@@ -818,6 +820,7 @@ fn generated_ticks_reach_every_kind_of_decision() {
                 Action::Create(_) => "create",
                 Action::PutAlarm(_) => "put alarm",
                 Action::DeleteAlarm(_) => "delete alarm",
+                Action::DeleteLegacyAlarm(_) => "delete legacy alarm",
                 Action::Notify(_) => "notify",
             })) {
                 *seen.entry(kind).or_default() += 1;

@@ -4,7 +4,7 @@
 //! Every decision is delegated to the pure modules; what is here is the order of the
 //! calls and the translation of SDK answers and errors.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -21,8 +21,10 @@ use aws_sdk_s3::types::{
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use blankslate_aws::{CloudWatchAlarms, Policy};
-use blankslate_handlers::ports::Alarms;
+use blankslate_aws::{CloudWatchAlarms, DynamoJournal, Policy};
+use blankslate_core::alarm::Owner;
+use blankslate_core::ids::WorkspaceId;
+use blankslate_handlers::ports::{Alarms, Journal};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{classify, DeployError, ErrorClass, PackagingError};
@@ -613,8 +615,8 @@ pub struct DestroyRequest {
     pub wait: Duration,
 }
 
-/// Deletes the stack, then every per-WorkSpace alarm the functions created at run time
-/// (by name prefix). Alarms go after the stack, so no function is left to re-create one.
+/// Deletes the stack, then every per-WorkSpace alarm its functions created at run time
+/// (by this stack's name prefix; never another stack's). Alarms go after the stack, so no function is left to re-create one.
 /// No WorkSpace is touched: this crate has no WorkSpaces client. Returns how many alarms
 /// were deleted.
 pub async fn destroy(session: &Session, request: &DestroyRequest, out: &mut dyn Write) -> Result<usize, DeployError> {
@@ -650,24 +652,55 @@ pub async fn destroy(session: &Session, request: &DestroyRequest, out: &mut dyn 
     session.follow(&target, &mut seen, out).await?;
     writeln!(out, "stack {name}: DELETE_COMPLETE")?;
 
-    let alarms = CloudWatchAlarms::new(session.sdk_config(), topic.unwrap_or_default());
+    let owner = match blankslate_core::alarm::StackName::new(name.as_str()) {
+        Ok(stack) => Owner::Stack(stack),
+        Err(_) => Owner::Legacy,
+    };
+    let prefix = blankslate_core::alarm::prefix(&owner);
+    let alarms = CloudWatchAlarms::new(session.sdk_config(), topic.unwrap_or_default()).owned_by(owner);
     let alarm_error = |e: blankslate_handlers::ports::PortError| DeployError::Aws {
         operation: "cloudwatch alarms",
         detail: format!(
             "{e}; the stack is deleted, delete the remaining alarms with `aws cloudwatch describe-alarms \
-             --alarm-name-prefix {}` and `aws cloudwatch delete-alarms`",
-            blankslate_core::alarm::ALARM_PREFIX
+             --alarm-name-prefix {prefix}` and `aws cloudwatch delete-alarms`"
         ),
     };
-    let ids = alarms.list_disconnect_alarms().await.map_err(alarm_error)?;
+    // This stack's own alarms, and those of the seed's naming (from before stacks named
+    // their alarms, not yet adopted) that watch a WorkSpace in this stack's journal, which
+    // survives the stack. Other stacks' alarms are theirs.
+    let mut ids = alarms.list_disconnect_alarms().await.map_err(alarm_error)?;
+    let journaled = match &journal {
+        Some(table) => match DynamoJournal::new(session.sdk_config(), table.clone()).list().await {
+            Ok(records) => records.iter().filter_map(|r| r.workspace_id().cloned()).collect(),
+            Err(e) => {
+                writeln!(out, "journal {table} unreadable ({e}): alarms of the seed's naming are left as they are")?;
+                BTreeSet::new()
+            }
+        },
+        None => BTreeSet::new(),
+    };
+    let legacy: Vec<WorkspaceId> = alarms
+        .list_alarm_family()
+        .await
+        .map_err(alarm_error)?
+        .into_iter()
+        .filter(|l| l.owner == Owner::Legacy && journaled.contains(&l.workspace))
+        .map(|l| l.workspace)
+        .collect();
     for chunk in ids.chunks(100) {
         alarms.delete_disconnect_alarms(chunk).await.map_err(alarm_error)?;
     }
+    for chunk in legacy.chunks(100) {
+        alarms.delete_legacy_alarms(chunk).await.map_err(alarm_error)?;
+    }
+    ids.extend(legacy);
+    ids.sort();
+    ids.dedup();
     writeln!(
         out,
-        "alarms: deleted {} {}* alarm(s); no WorkSpace was touched",
-        ids.len(),
-        blankslate_core::alarm::ALARM_PREFIX
+        "alarms: deleted {} alarm(s) of this stack ({prefix}*, and the seed's naming for its journal's WorkSpaces); \
+         other stacks' alarms and every WorkSpace untouched",
+        ids.len()
     )?;
 
     writeln!(out, "kept (DeletionPolicy Retain, so the journal survives a mistaken destroy):")?;

@@ -87,7 +87,13 @@ impl Alarms for NoAlarms {
     async fn delete_disconnect_alarms(&self, _: &[WorkspaceId]) -> PortResult<()> {
         Ok(())
     }
+    async fn delete_legacy_alarms(&self, _: &[WorkspaceId]) -> PortResult<()> {
+        Ok(())
+    }
     async fn list_disconnect_alarms(&self) -> PortResult<Vec<WorkspaceId>> {
+        Ok(Vec::new())
+    }
+    async fn list_alarm_family(&self) -> PortResult<Vec<blankslate_core::alarm::Listed>> {
         Ok(Vec::new())
     }
 }

@@ -139,6 +139,7 @@ where
 {
     let mut put_alarms: Vec<WorkspaceId> = Vec::new();
     let mut delete_alarms: Vec<WorkspaceId> = Vec::new();
+    let mut delete_legacy_alarms: Vec<WorkspaceId> = Vec::new();
     let mut notices: Vec<Notice> = Vec::new();
     let mut written = Stored::new();
     let mut round = steps;
@@ -162,6 +163,7 @@ where
                     }
                     (Action::PutAlarm(id), _) => put_alarms.push(id),
                     (Action::DeleteAlarm(id), _) => delete_alarms.push(id),
+                    (Action::DeleteLegacyAlarm(id), _) => delete_legacy_alarms.push(id),
                     (Action::Notify(notice), _) => notices.push(notice),
                 }
             }
@@ -231,6 +233,12 @@ where
         match ports.alarms.delete_disconnect_alarms(batch).await {
             Ok(()) => report.alarms_deleted += batch.len(),
             Err(e) => report.error("DeleteAlarms", e),
+        }
+    }
+    for batch in delete_legacy_alarms.chunks(DELETE_ALARMS_BATCH) {
+        match ports.alarms.delete_legacy_alarms(batch).await {
+            Ok(()) => report.alarms_deleted += batch.len(),
+            Err(e) => report.error("DeleteAlarms (the seed's naming)", e),
         }
     }
     for notice in notices {

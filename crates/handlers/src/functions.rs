@@ -311,8 +311,8 @@ async fn observe<W: Workspaces, A: Alarms, J: Journal, N: Notifier>(
             }
             Err(e) => report.workspaces_error("DescribeWorkspaces (sweep)", &e),
         }
-        match ports.alarms.list_disconnect_alarms().await {
-            Ok(ids) => obs.alarms = Some(ids.into_iter().collect()),
+        match ports.alarms.list_alarm_family().await {
+            Ok(alarms) => obs.alarms = Some(alarms),
             Err(e) => report.error("DescribeAlarms", e),
         }
     }

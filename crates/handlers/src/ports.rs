@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 
+use blankslate_core::alarm::Listed;
 use blankslate_core::ids::{DeskKey, WorkspaceId};
 use blankslate_core::journal::Record;
 use blankslate_core::observe::{ConnectionObservation, WorkspaceDescription};
@@ -115,14 +116,24 @@ pub trait Workspaces: Sync {
 }
 
 /// CloudWatch: the per-WorkSpace SessionDisconnect alarms.
+///
+/// An implementation belongs to one stack (`Config::alarm_owner`): it puts and lists that
+/// stack's alarms, and deletes them with any of the seed's naming for the same WorkSpaces.
 pub trait Alarms: Sync {
     /// PutMetricAlarm for `id`'s SessionDisconnect alarm, publishing to the disconnect
     /// topic. Idempotent.
     fn put_disconnect_alarm(&self, id: &WorkspaceId) -> impl Future<Output = PortResult<()>> + Send;
-    /// DeleteAlarms for these WorkSpaces' alarms (at most 100). Missing alarms are ignored.
+    /// DeleteAlarms for these WorkSpaces' alarms of this stack and of the seed's naming (at
+    /// most 100 WorkSpaces). Missing alarms are ignored.
     fn delete_disconnect_alarms(&self, ids: &[WorkspaceId]) -> impl Future<Output = PortResult<()>> + Send;
-    /// DescribeAlarms by our name prefix, every page: the WorkSpaces that have an alarm.
+    /// DeleteAlarms for only the seed's naming of these WorkSpaces' alarms (at most 100): the
+    /// ones adopted, whose own alarm exists. Missing alarms are ignored.
+    fn delete_legacy_alarms(&self, ids: &[WorkspaceId]) -> impl Future<Output = PortResult<()>> + Send;
+    /// DescribeAlarms by this stack's name prefix, every page: the WorkSpaces it alarms.
     fn list_disconnect_alarms(&self) -> impl Future<Output = PortResult<Vec<WorkspaceId>>> + Send;
+    /// DescribeAlarms by the family's prefix, every page: every stack's SessionDisconnect
+    /// alarms and the seed's, with their owners (the sweep's view, `core::alarm`).
+    fn list_alarm_family(&self) -> impl Future<Output = PortResult<Vec<Listed>>> + Send;
 }
 
 /// The journal table. Every write is conditional on the record's version.

@@ -279,12 +279,13 @@ impl FleetShell {
             workspaces = workspaces.with_bulk_tags(sdk, prefix);
         }
         config.tag_reads = if arn_prefix.is_some() { TagReads::Bulk } else { TagReads::OneByOne };
-        tracing::info!(?function, selector = %config.selector, grace_s = config.grace.as_secs(), bulk_tags = arn_prefix.is_some(), directory = ?directory.as_ref().map(DirectoryFunction::name), "configured");
+        tracing::info!(?function, stack = ?config.stack.as_ref().map(|s| s.as_str()), selector = %config.selector, grace_s = config.grace.as_secs(), bulk_tags = arn_prefix.is_some(), directory = ?directory.as_ref().map(DirectoryFunction::name), "configured");
+        let alarms = CloudWatchAlarms::new(sdk, alarm_topic).owned_by(config.alarm_owner());
         Ok(Self {
             function,
             config,
             workspaces,
-            alarms: CloudWatchAlarms::new(sdk, alarm_topic),
+            alarms,
             journal,
             notifier,
             directory,

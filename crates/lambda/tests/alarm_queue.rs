@@ -165,7 +165,7 @@ async fn alarms_reach_term_rebuild_through_the_queue_and_garbage_ends_in_the_dea
         (
             "alice",
             events::alarm_message(
-                &blankslate_core::alarm::alarm_name(&alice),
+                &blankslate_core::alarm::alarm_name(&blankslate_core::alarm::Owner::Legacy, &alice),
                 &alice,
                 "ALARM",
                 "OK",
@@ -177,7 +177,7 @@ async fn alarms_reach_term_rebuild_through_the_queue_and_garbage_ends_in_the_dea
         (
             "stranger",
             events::alarm_message(
-                &blankslate_core::alarm::alarm_name(&stranger),
+                &blankslate_core::alarm::alarm_name(&blankslate_core::alarm::Owner::Legacy, &stranger),
                 &stranger,
                 "ALARM",
                 "OK",

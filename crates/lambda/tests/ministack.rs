@@ -157,7 +157,7 @@ async fn the_functions_answer_real_invocations_in_ministack() {
 
     // The alarm fired: SNS delivers the CloudWatch notification to Term_Rebuild.
     let message = events::alarm_message(
-        &blankslate_core::alarm::alarm_name(&alice),
+        &blankslate_core::alarm::alarm_name(&blankslate_core::alarm::Owner::Legacy, &alice),
         &alice,
         "ALARM",
         "OK",

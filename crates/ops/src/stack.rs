@@ -242,7 +242,7 @@ impl DeployedStack {
     /// stack has none: listing and deleting alarms need no topic).
     pub fn alarms(&self) -> CloudWatchAlarms {
         let topic = self.outputs.get(outputs::DISCONNECT_TOPIC).cloned().unwrap_or_default();
-        CloudWatchAlarms::new(&self.sdk, topic)
+        CloudWatchAlarms::new(&self.sdk, topic).owned_by(self.config.alarm_owner())
     }
 
     /// A Lambda client, for invoking the stack's functions.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
+use blankslate_core::alarm::{Listed, Owner};
 use blankslate_core::ids::{DeskKey, WorkspaceId};
 use blankslate_core::journal::Record;
 use blankslate_core::observe::{ConnectionObservation, WorkspaceDescription};
@@ -69,8 +70,24 @@ impl Alarms for SimAws {
     async fn delete_disconnect_alarms(&self, ids: &[WorkspaceId]) -> PortResult<()> {
         self.world().api_delete_alarms(ids)
     }
+    async fn delete_legacy_alarms(&self, ids: &[WorkspaceId]) -> PortResult<()> {
+        // The simulated account holds one owner's alarms, the scenario's deployment: the
+        // seed's naming exists in it only when that owner is the seed's naming itself.
+        let mut world = self.world();
+        if world.scenario.config.alarm_owner() == Owner::Legacy {
+            world.api_delete_alarms(ids)
+        } else {
+            world.api_delete_alarms(&[])
+        }
+    }
     async fn list_disconnect_alarms(&self) -> PortResult<Vec<WorkspaceId>> {
         self.world().api_list_alarms()
+    }
+    async fn list_alarm_family(&self) -> PortResult<Vec<Listed>> {
+        let mut world = self.world();
+        let owner = world.scenario.config.alarm_owner();
+        let ids = world.api_list_alarms()?;
+        Ok(ids.into_iter().map(|workspace| Listed { workspace, owner: owner.clone() }).collect())
     }
 }
 

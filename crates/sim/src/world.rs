@@ -862,7 +862,8 @@ impl World {
             self.note_for_ws(id, EntryKind::AlarmFired);
             let ctx = self.emit_context();
             // The datapoint CloudWatch quotes is the evaluated period's start.
-            let message = events::alarm_message(&alarm_name(id), id, "ALARM", "OK", self.now, window_start, &ctx);
+            let name = alarm_name(&self.scenario.config.alarm_owner(), id);
+            let message = events::alarm_message(&name, id, "ALARM", "OK", self.now, window_start, &ctx);
             let topic = format!("arn:aws:sns:{}:{}:Workspace_Disconnected_Topic", ctx.region, ctx.account);
             let event = events::sns_event(&ctx, &topic, &[(ctx.event_id.clone(), message, self.now)]);
             // To the topic's subscriber: the alarm queue for blankslate (`Simulation::enqueue`),

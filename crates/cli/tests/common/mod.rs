@@ -195,14 +195,16 @@ pub fn cli_env<'a>(ministack: &'a str, workspaces: &'a str) -> [(&'a str, &'a st
     ]
 }
 
-/// Deletes every disconnect alarm of the Region: leftovers of an earlier failed run would
-/// read as orphans, and ministack's alarms ignore dimensions.
+/// Deletes every disconnect alarm of the Region, whichever stack made it: leftovers of an
+/// earlier failed run would read as orphans or as other stacks' claims, and ministack's
+/// alarms ignore dimensions.
 pub async fn delete_disconnect_alarms(aws: &aws_config::SdkConfig) {
     use blankslate_handlers::ports::Alarms;
-    let alarms = blankslate_aws::CloudWatchAlarms::new(aws, String::new());
-    let leftover = alarms.list_disconnect_alarms().await.expect("alarms listed");
-    for chunk in leftover.chunks(100) {
-        alarms.delete_disconnect_alarms(chunk).await.expect("leftover alarms deleted");
+    let any = blankslate_aws::CloudWatchAlarms::new(aws, String::new());
+    let leftover = any.list_alarm_family().await.expect("alarms listed");
+    for one in leftover {
+        let alarms = any.clone().owned_by(one.owner);
+        alarms.delete_disconnect_alarms(&[one.workspace]).await.expect("leftover alarm deleted");
     }
 }
 

@@ -35,7 +35,6 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
-use blankslate_core::alarm::ALARM_PREFIX;
 use blankslate_core::config::{AlarmMode, Config};
 use blankslate_core::ids::WorkspaceId;
 use serde::Serialize;
@@ -324,8 +323,10 @@ pub struct AlarmObservation {
     pub watched: BTreeSet<WorkspaceId>,
     /// WorkSpaces that exist (DescribeWorkspaces, the whole Region), not being terminated.
     pub existing: BTreeSet<WorkspaceId>,
-    /// WorkSpaces with a `Workspace_Disconnected_id_*` alarm.
+    /// WorkSpaces with an alarm of this stack (`core::alarm::prefix`).
     pub alarms: BTreeSet<WorkspaceId>,
+    /// Managed WorkSpaces another stack's alarm claims too (`Record::claimed_by`), by desk.
+    pub claimed: Vec<(String, WorkspaceId, String)>,
 }
 
 fn list(ids: &[&WorkspaceId]) -> String {
@@ -345,6 +346,7 @@ pub fn alarm_checks(
     reconciler: &str,
     obs: &Result<AlarmObservation, String>,
 ) -> Vec<Check> {
+    let prefix = blankslate_core::alarm::prefix(&config.alarm_owner());
     let obs = match obs {
         Ok(o) => o,
         Err(why) => return vec![Check::unknown("alarms", why)],
@@ -357,10 +359,7 @@ pub fn alarm_checks(
             obs.watched.iter().filter(|id| obs.existing.contains(*id) && !obs.alarms.contains(*id)).collect();
         let name = "alarms: every managed WorkSpace has one";
         checks.push(if missing.is_empty() {
-            Check::pass(
-                name,
-                format!("{} managed WorkSpace(s), each with its {ALARM_PREFIX}<id> alarm", obs.watched.len()),
-            )
+            Check::pass(name, format!("{} managed WorkSpace(s), each with its {prefix}<id> alarm", obs.watched.len()))
         } else {
             Check::fail(
                 name,
@@ -379,6 +378,25 @@ pub fn alarm_checks(
     } else {
         checks.push(Check::pass("alarms: every managed WorkSpace has one", "alarm mode off: no alarms are needed"));
     }
+    let name = "alarms: no WorkSpace claimed by another stack too";
+    checks.push(if obs.claimed.is_empty() {
+        Check::pass(name, "no other stack's alarm watches a WorkSpace this stack manages")
+    } else {
+        let shown: Vec<String> =
+            obs.claimed.iter().take(10).map(|(desk, id, other)| format!("{desk} ({id}): stack {other}")).collect();
+        Check::fail(
+            name,
+            format!(
+                "{} WorkSpace(s) managed by another stack too, so neither rebuilds them: {}{}",
+                obs.claimed.len(),
+                shown.join(", "),
+                if obs.claimed.len() > 10 { ", ..." } else { "" }
+            ),
+            "narrow one stack's selector so it leaves them out (`blankslate deploy --selector ...`); the next sweep \
+             of each stack then sees one owner"
+                .to_owned(),
+        )
+    });
     let wanted: BTreeSet<&WorkspaceId> = if per_workspace { obs.watched.iter().collect() } else { BTreeSet::new() };
     let orphans: Vec<&WorkspaceId> = obs.alarms.iter().filter(|id| !wanted.contains(id)).collect();
     let name = "alarms: none orphaned";
@@ -386,7 +404,7 @@ pub fn alarm_checks(
         checks.push(Check::pass(name, format!("{} alarm(s), all for managed WorkSpaces", obs.alarms.len())));
     } else {
         let gone = orphans.iter().filter(|id| !obs.existing.contains(**id)).count();
-        let names: Vec<String> = orphans.iter().map(|id| format!("{ALARM_PREFIX}{id}")).collect();
+        let names: Vec<String> = orphans.iter().map(|id| format!("{prefix}{id}")).collect();
         checks.push(Check::fail(
             name,
             format!(
@@ -573,7 +591,11 @@ async fn read_alarms(stack: &DeployedStack) -> Result<AlarmObservation, String> 
         .map(|d| d.id)
         .collect();
     let alarms = stack.alarms().list_disconnect_alarms().await.map_err(|e| e.to_string())?.into_iter().collect();
-    Ok(AlarmObservation { watched, existing, alarms })
+    let claimed = records
+        .iter()
+        .filter_map(|r| Some((r.desk.to_string(), r.workspace_id()?.clone(), r.claimed_by.as_ref()?.to_string())))
+        .collect();
+    Ok(AlarmObservation { watched, existing, alarms, claimed })
 }
 
 async fn read_errors(sdk: &aws_config::SdkConfig, function: &str, now: SystemTime) -> Result<f64, String> {
@@ -774,6 +796,7 @@ pub async fn run(stack: &DeployedStack, now: SystemTime, mut step: impl FnMut(&s
                 .get(outputs::DISCONNECT_QUEUE)
                 .and_then(|url| url.rsplit('/').next())
                 .map(str::to_owned),
+            alarm_prefix: blankslate_core::alarm::prefix(&stack.config.alarm_owner()),
         };
         let policies = read_policies(&iam, &role).await;
         checks.push(role_check(&scope, name, &RoleObservation { function, role: Ok(role), policies }));
@@ -937,23 +960,37 @@ mod tests {
     fn alarm_verdicts() {
         let config = Config::new("tag:blankslate".parse().unwrap());
         let obs = |watched: &[&str], existing: &[&str], alarms: &[&str]| {
-            Ok(AlarmObservation { watched: ids(watched), existing: ids(existing), alarms: ids(alarms) })
+            Ok(AlarmObservation {
+                watched: ids(watched),
+                existing: ids(existing),
+                alarms: ids(alarms),
+                claimed: vec![],
+            })
         };
         let verdicts = |config: &Config, o| {
             alarm_checks(config, "r", "bs-Workspace_Reconciler", &o).iter().map(|c| c.verdict).collect::<Vec<_>>()
         };
         let (a, b, c) = ("ws-aaaaaaaa1", "ws-aaaaaaaa2", "ws-aaaaaaaa3");
-        assert_eq!(verdicts(&config, obs(&[a, b], &[a, b, c], &[a, b])), [Verdict::Pass, Verdict::Pass]);
+        let all_pass = [Verdict::Pass, Verdict::Pass, Verdict::Pass];
+        assert_eq!(verdicts(&config, obs(&[a, b], &[a, b, c], &[a, b])), all_pass);
         // b has no alarm; c's alarm is an orphan (not managed); a gone WorkSpace needs none.
         let checks = alarm_checks(&config, "r", "fn", &obs(&[a, b], &[b, c], &[c]));
-        assert_eq!(checks.iter().map(|c| c.verdict).collect::<Vec<_>>(), [Verdict::Fail, Verdict::Fail]);
+        assert_eq!(checks.iter().map(|c| c.verdict).collect::<Vec<_>>(), [Verdict::Fail, Verdict::Pass, Verdict::Fail]);
         assert!(checks[0].found.contains(b) && !checks[0].found.contains(a), "{:?}", checks[0]);
-        assert!(checks[1].found.contains("not managed (1)"), "{:?}", checks[1]);
-        assert!(checks[1].fix.as_ref().unwrap().contains(&format!("--alarm-names {ALARM_PREFIX}{c}")));
+        assert!(checks[2].found.contains("not managed (1)"), "{:?}", checks[2]);
+        let prefix = blankslate_core::alarm::prefix(&config.alarm_owner());
+        assert!(checks[2].fix.as_ref().unwrap().contains(&format!("--alarm-names {prefix}{c}")));
+        // Another stack claims a: shown with the desk and the stack, and what to do.
+        let mut claimed = obs(&[a], &[a], &[a]).unwrap();
+        claimed.claimed = vec![("d-1/alice".into(), WorkspaceId::new(a).unwrap(), "exam".into())];
+        let checks = alarm_checks(&config, "r", "fn", &Ok(claimed));
+        assert_eq!(checks[1].verdict, Verdict::Fail);
+        assert!(checks[1].found.contains("d-1/alice (ws-aaaaaaaa1): stack exam"), "{:?}", checks[1]);
+        assert!(checks[1].fix.as_ref().unwrap().contains("selector"), "{:?}", checks[1]);
         // Alarm-free mode: any alarm of ours is an orphan.
         let off = Config { alarm_mode: AlarmMode::Off, ..config.clone() };
-        assert_eq!(verdicts(&off, obs(&[a], &[a], &[])), [Verdict::Pass, Verdict::Pass]);
-        assert_eq!(verdicts(&off, obs(&[a], &[a], &[a])), [Verdict::Pass, Verdict::Fail]);
+        assert_eq!(verdicts(&off, obs(&[a], &[a], &[])), all_pass);
+        assert_eq!(verdicts(&off, obs(&[a], &[a], &[a])), [Verdict::Pass, Verdict::Pass, Verdict::Fail]);
         assert_eq!(verdicts(&config, Err("Scan: AccessDenied".into())), [Verdict::Warn]);
     }
 
@@ -983,6 +1020,7 @@ mod tests {
             directory: None,
             selector: selector.parse().unwrap(),
             alarm_queue: None,
+            alarm_prefix: "Workspace_Disconnected_bs_id_".into(),
         }
     }
 

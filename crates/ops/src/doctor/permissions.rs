@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use blankslate_core::alarm::ALARM_PREFIX;
 use blankslate_core::selector::Selector;
 use serde_json::Value;
 
@@ -226,6 +225,8 @@ pub struct Scope {
     pub directory: Option<DirectoryScope>,
     /// The alarm queue's name (stacks deployed before the queue have none).
     pub alarm_queue: Option<String>,
+    /// What this stack's per-WorkSpace alarms' names start with (`core::alarm::prefix`).
+    pub alarm_prefix: String,
 }
 
 /// One request to evaluate: resources that must all be allowed, and the condition context.
@@ -258,7 +259,9 @@ impl Scope {
             On::Any => vec!["*".to_owned()],
             On::Journal => vec![format!("arn:{p}:dynamodb:{r}:{a}:table/{}", self.table)],
             On::JournalIndex => vec![format!("arn:{p}:dynamodb:{r}:{a}:table/{}/index/by-workspace", self.table)],
-            On::DisconnectAlarm => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{ALARM_PREFIX}{SAMPLE_WORKSPACE}")],
+            On::DisconnectAlarm => {
+                vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{}{SAMPLE_WORKSPACE}", self.alarm_prefix)]
+            }
             On::NotificationTopic => vec![self.notification_topic.clone()],
             On::DirectoryFunction => vec![format!(
                 "arn:{p}:lambda:{r}:{a}:function:{}",
