@@ -16,7 +16,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, FunctionResponseType, Runtime, ScalingConfig};
+use aws_sdk_lambda::types::{FunctionResponseType, ScalingConfig};
 use aws_sdk_sqs::types::QueueAttributeName;
 use blankslate_aws::DynamoJournal;
 use blankslate_core::events::{self, EmitContext};
@@ -26,7 +26,7 @@ use blankslate_core::reconcile::Write;
 use blankslate_core::spec::WorkspaceSpec;
 use blankslate_core::Timestamp;
 use blankslate_handlers::ports::Journal;
-use common::{bootstrap_zip, sdk};
+use common::{create_function, sdk};
 
 fn ministack() -> String {
     std::env::var("BLANKSLATE_MINISTACK").unwrap_or_else(|_| {
@@ -127,22 +127,7 @@ async fn alarms_reach_term_rebuild_through_the_queue_and_garbage_ends_in_the_dea
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
     ];
-    lambda
-        .create_function()
-        .function_name(&function)
-        .runtime(Runtime::Providedal2023)
-        .handler("bootstrap")
-        .role("arn:aws:iam::000000000000:role/blankslate-functions")
-        .timeout(60)
-        .code(FunctionCode::builder().zip_file(Blob::new(bootstrap_zip())).build())
-        .environment(
-            Environment::builder()
-                .set_variables(Some(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateFunction");
+    create_function(&lambda, &function, &vars).await;
     lambda
         .create_event_source_mapping()
         .event_source_arn(&queue_arn)

@@ -10,15 +10,13 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 use blankslate_aws::{AwsWorkspaces, CloudWatchAlarms, DynamoJournal};
 use blankslate_core::events::{self, EmitContext};
-use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
+use blankslate_core::ids::{DirectoryId, WorkspaceId};
 use blankslate_core::journal::Phase;
-use blankslate_core::spec::{Tags, WorkspaceSpec};
 use blankslate_core::Timestamp;
 use blankslate_handlers::ports::{Alarms, Journal, Workspaces};
-use common::{bootstrap_zip, sdk};
+use common::{create_function, create_topic, sdk, spec};
 
 fn ministack() -> String {
     std::env::var("BLANKSLATE_MINISTACK").unwrap_or_else(|_| {
@@ -29,38 +27,16 @@ fn ministack() -> String {
     })
 }
 
-fn spec(user: &str, tags: &[(&str, &str)]) -> WorkspaceSpec {
-    let mut spec = WorkspaceSpec::new(
-        DirectoryId::new("d-9067083b4b").unwrap(),
-        UserName::new(user).unwrap(),
-        BundleId::new("wsb-clj85qzj1").unwrap(),
-    );
-    spec.tags = Tags::from_pairs(tags.iter().copied()).unwrap();
-    spec
-}
-
 struct Stack {
     lambda: aws_sdk_lambda::Client,
     env: Vec<(String, String)>,
-    zip: Vec<u8>,
 }
 
 impl Stack {
     async fn function(&self, name: &str, role: &str) {
-        let mut vars: std::collections::HashMap<String, String> = self.env.iter().cloned().collect();
-        vars.insert("BLANKSLATE_FUNCTION".into(), role.into());
-        self.lambda
-            .create_function()
-            .function_name(name)
-            .runtime(Runtime::Providedal2023)
-            .handler("bootstrap")
-            .role("arn:aws:iam::000000000000:role/blankslate-functions")
-            .timeout(60)
-            .code(FunctionCode::builder().zip_file(Blob::new(self.zip.clone())).build())
-            .environment(Environment::builder().set_variables(Some(vars)).build())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("CreateFunction {name}: {e:?}"));
+        let mut vars: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        vars.push(("BLANKSLATE_FUNCTION", role));
+        create_function(&self.lambda, name, &vars).await;
     }
 
     /// Invokes synchronously; returns (function error?, payload).
@@ -91,15 +67,7 @@ async fn the_functions_answer_real_invocations_in_ministack() {
     let table = format!("blankslate-journal-{unique}");
     let journal = DynamoJournal::new(&aws, table.clone());
     journal.create_table().await.expect("journal table");
-    let topic = aws_sdk_sns::Client::new(&aws)
-        .create_topic()
-        .name(format!("Workspace_Disconnected_Topic-{unique}"))
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn()
-        .expect("topic ARN")
-        .to_owned();
+    let topic = create_topic(&aws, &format!("Workspace_Disconnected_Topic-{unique}")).await;
 
     // Two WorkSpaces in the emulator: one opted in, one not.
     let workspaces = AwsWorkspaces::new(&ws_sdk);
@@ -124,7 +92,6 @@ async fn the_functions_answer_real_invocations_in_ministack() {
             ("AWS_ENDPOINT_URL_WORKSPACES".into(), emulator.url()),
             ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
         ],
-        zip: bootstrap_zip(),
     };
     let create_fn = format!("Workspace_Alarm_Create-{unique}");
     let rebuild_fn = format!("Workspace_Term_Rebuild-{unique}");

@@ -9,24 +9,12 @@
 mod common;
 
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 use blankslate_aws::{AwsWorkspaces, CloudWatchAlarms, DynamoJournal};
 use blankslate_core::alarm::{Owner, StackName};
-use blankslate_core::ids::{BundleId, DirectoryId, UserName, WorkspaceId};
+use blankslate_core::ids::WorkspaceId;
 use blankslate_core::journal::Record;
-use blankslate_core::spec::{Tags, WorkspaceSpec};
 use blankslate_handlers::ports::{Alarms, Journal, Workspaces};
-use common::{bootstrap_zip, sdk};
-
-fn spec(user: &str, tags: &[(&str, &str)]) -> WorkspaceSpec {
-    let mut spec = WorkspaceSpec::new(
-        DirectoryId::new("d-9067083b4b").unwrap(),
-        UserName::new(user).unwrap(),
-        BundleId::new("wsb-clj85qzj1").unwrap(),
-    );
-    spec.tags = Tags::from_pairs(tags.iter().copied()).unwrap();
-    spec
-}
+use common::{create_function, create_topic, sdk, spec};
 
 /// One stack's reconciler, journal and alarms.
 struct Deployment {
@@ -52,15 +40,7 @@ async fn deploy(
     let table = format!("{stack}-Workspace_Journal");
     let journal = DynamoJournal::new(aws, table.clone());
     journal.create_table().await.expect("journal table");
-    let topic = aws_sdk_sns::Client::new(aws)
-        .create_topic()
-        .name(format!("{stack}-Workspace_Disconnected_Topic"))
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn()
-        .expect("topic ARN")
-        .to_owned();
+    let topic = create_topic(aws, &format!("{stack}-Workspace_Disconnected_Topic")).await;
     let vars = [
         ("BLANKSLATE_FUNCTION", "reconcile"),
         ("BLANKSLATE_STACK_NAME", stack),
@@ -73,22 +53,7 @@ async fn deploy(
         ("AWS_ENDPOINT_URL_WORKSPACES", emulator),
     ];
     let function = format!("{stack}-Workspace_Reconciler");
-    lambda
-        .create_function()
-        .function_name(&function)
-        .runtime(Runtime::Providedal2023)
-        .handler("bootstrap")
-        .role("arn:aws:iam::000000000000:role/blankslate-functions")
-        .timeout(60)
-        .code(FunctionCode::builder().zip_file(Blob::new(bootstrap_zip())).build())
-        .environment(
-            Environment::builder()
-                .set_variables(Some(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateFunction {function}: {e:?}"));
+    create_function(lambda, &function, &vars).await;
     let owner = Owner::Stack(StackName::new(stack).expect("stack name"));
     Deployment { function, journal, alarms: CloudWatchAlarms::new(aws, topic).owned_by(owner) }
 }
