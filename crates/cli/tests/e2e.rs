@@ -503,7 +503,7 @@ async fn the_seed_loop_end_to_end_on_ministack() {
     let out = blankslate(&dir, &["destroy", "--yes", "--stack-name", &stack, "--region", region()], &env, "");
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "step stalled: destroy: exit {:?}\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.contains("no WorkSpace was touched"), "{stdout}");
+    assert!(stdout.contains("every WorkSpace untouched"), "{stdout}");
     assert_eq!(alarms.list_disconnect_alarms().await.expect("alarms"), Vec::<WorkspaceId>::new());
     let after = available(workspaces.describe_all().await.expect("describe all"));
     assert_eq!(after, before, "destroy terminated a WorkSpace");
