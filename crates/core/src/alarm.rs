@@ -80,8 +80,9 @@ pub fn alarm_name(owner: &Owner, id: &WorkspaceId) -> String {
 /// Who made the alarm `name` and which WorkSpace it watches; `None` for an alarm outside
 /// the family (or a name no owner of it would write).
 pub fn parse(name: &str) -> Option<Listed> {
-    if let Some(id) = name.strip_prefix(LEGACY_PREFIX) {
-        return WorkspaceId::new(id).ok().map(|workspace| Listed { workspace, owner: Owner::Legacy });
+    // A stack may be named `id`: its names start like the seed's, so fall through.
+    if let Some(workspace) = name.strip_prefix(LEGACY_PREFIX).and_then(|id| WorkspaceId::new(id).ok()) {
+        return Some(Listed { workspace, owner: Owner::Legacy });
     }
     let (stack, id) = name.strip_prefix(FAMILY_PREFIX)?.split_once("_id_")?;
     Some(Listed { workspace: WorkspaceId::new(id).ok()?, owner: Owner::Stack(StackName::new(stack).ok()?) })
@@ -95,9 +96,10 @@ mod tests {
     fn names_round_trip_and_foreign_alarms_are_ignored() {
         let id = WorkspaceId::new("ws-bfh7rjnt9").unwrap();
         let lab = Owner::Stack(StackName::new("lab-2").unwrap());
+        let named_id = Owner::Stack(StackName::new("id").unwrap());
         assert_eq!(alarm_name(&Owner::Legacy, &id), "Workspace_Disconnected_id_ws-bfh7rjnt9");
         assert_eq!(alarm_name(&lab, &id), "Workspace_Disconnected_lab-2_id_ws-bfh7rjnt9");
-        for owner in [Owner::Legacy, lab] {
+        for owner in [Owner::Legacy, lab, named_id] {
             assert_eq!(parse(&alarm_name(&owner, &id)), Some(Listed { workspace: id.clone(), owner }));
         }
         for foreign in [
