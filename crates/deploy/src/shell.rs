@@ -23,7 +23,6 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use blankslate_aws::{CloudWatchAlarms, DynamoJournal, Policy};
 use blankslate_core::alarm::Owner;
-use blankslate_core::ids::WorkspaceId;
 use blankslate_handlers::ports::{Alarms, Journal};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -657,7 +656,7 @@ pub async fn destroy(session: &Session, request: &DestroyRequest, out: &mut dyn 
         Err(_) => Owner::Legacy,
     };
     let prefix = blankslate_core::alarm::prefix(&owner);
-    let alarms = CloudWatchAlarms::new(session.sdk_config(), topic.unwrap_or_default()).owned_by(owner);
+    let alarms = CloudWatchAlarms::new(session.sdk_config(), topic.unwrap_or_default()).owned_by(owner.clone());
     let alarm_error = |e: blankslate_handlers::ports::PortError| DeployError::Aws {
         operation: "cloudwatch alarms",
         detail: format!(
@@ -668,7 +667,6 @@ pub async fn destroy(session: &Session, request: &DestroyRequest, out: &mut dyn 
     // This stack's own alarms, and those of the seed's naming (from before stacks named
     // their alarms, not yet adopted) that watch a WorkSpace in this stack's journal, which
     // survives the stack. Other stacks' alarms are theirs.
-    let mut ids = alarms.list_disconnect_alarms().await.map_err(alarm_error)?;
     let journaled = match &journal {
         Some(table) => match DynamoJournal::new(session.sdk_config(), table.clone()).list().await {
             Ok(records) => records.iter().filter_map(|r| r.workspace_id().cloned()).collect(),
@@ -679,28 +677,25 @@ pub async fn destroy(session: &Session, request: &DestroyRequest, out: &mut dyn 
         },
         None => BTreeSet::new(),
     };
-    let legacy: Vec<WorkspaceId> = alarms
-        .list_alarm_family()
-        .await
-        .map_err(alarm_error)?
-        .into_iter()
-        .filter(|l| l.owner == Owner::Legacy && journaled.contains(&l.workspace))
-        .map(|l| l.workspace)
-        .collect();
-    for chunk in ids.chunks(100) {
+    let (mut own, mut legacy) = (Vec::new(), Vec::new());
+    for listed in alarms.list_alarm_family().await.map_err(alarm_error)? {
+        if listed.owner == owner {
+            own.push(listed.workspace);
+        } else if listed.owner == Owner::Legacy && journaled.contains(&listed.workspace) {
+            legacy.push(listed.workspace);
+        }
+    }
+    for chunk in own.chunks(100) {
         alarms.delete_disconnect_alarms(chunk).await.map_err(alarm_error)?;
     }
     for chunk in legacy.chunks(100) {
         alarms.delete_legacy_alarms(chunk).await.map_err(alarm_error)?;
     }
-    ids.extend(legacy);
-    ids.sort();
-    ids.dedup();
     writeln!(
         out,
         "alarms: deleted {} alarm(s) of this stack ({prefix}*, and the seed's naming for its journal's WorkSpaces); \
          other stacks' alarms and every WorkSpace untouched",
-        ids.len()
+        own.len() + legacy.len()
     )?;
 
     writeln!(out, "kept (DeletionPolicy Retain, so the journal survives a mistaken destroy):")?;
@@ -723,7 +718,7 @@ pub async fn destroy(session: &Session, request: &DestroyRequest, out: &mut dyn 
         )?;
     }
     writeln!(out, "  the artifacts bucket (blankslate-artifacts-<account>-{region}, or your --bucket): `aws s3 rb s3://BUCKET --force`")?;
-    Ok(ids.len())
+    Ok(own.len() + legacy.len())
 }
 
 /// An error and its sources, "a: b: c", without the Debug dump DisplayErrorContext adds.
